@@ -1,0 +1,3 @@
+module github.com/berthio/berth
+
+go 1.26
