@@ -1,0 +1,54 @@
+// Package nasfs is the driver for a POSIX directory shared by several
+// registry replicas: processes on one host, or hosts sharing an NFS export.
+//
+// # Configuration
+//
+// Config.Root is the shared directory; it must exist and be writable (New
+// checks both and writes nothing into a directory it rejects). The URL form
+// is nasfs:///var/lib/registry; distribution's filesystem parameters
+// (rootdirectory, maxthreads) are accepted as they are. User paths map to
+// the same relative paths under Root, as distribution's filesystem driver
+// lays them out; nasfs keeps its own state under Root/.berth.
+//
+// # Errors
+//
+// ENOENT, ENOTDIR and EISDIR are ErrNotFound; EACCES, EPERM and EROFS are
+// ErrPermission; a symlink leading out of Root is ErrPermission too (every
+// access goes through an os.Root). A writer that was fenced, or whose upload
+// was committed, cancelled or deleted by someone else, gets ErrConflict.
+//
+// # Consistency
+//
+// PutContent, Commit and Move write to a staging file, fsync it, rename(2)
+// it over the path and fsync the directory: a reader on any process sees
+// the old content or the new, never a prefix, and a crash leaves the old
+// content or the new. Readers read from an open descriptor, so a concurrent
+// replace does not change the bytes under them.
+//
+// Upload state lives on disk, in a slot per upload path
+// (.berth/uploads/<path>~u), never in a process. A slot holds a chain of
+// immutable records published by link(2), which fails with EEXIST when the
+// name exists, on local filesystems and NFS alike: publishing is a
+// compare-and-swap, with no lock and no reliance on flock. Each writer
+// session writes its own segment file, so bytes of two writers cannot
+// interleave; Close publishes a record naming the segment and its size,
+// after which any process's Writer(append) continues from exactly there.
+// Opening a writer publishes a record naming the new session as owner,
+// which fences every earlier session: its next Close, Commit or Cancel
+// fails with ErrConflict. Commit links a single segment into place, or
+// concatenates several (copy_file_range where the kernel can) once.
+//
+// Delete renames the subtree, and the upload slots under it, into
+// .berth/trash in one step each before removing them; a writer whose slot
+// was moved fails with ErrConflict instead of resurrecting the data. Two
+// processes moving one source: rename(2) lets exactly one find it.
+//
+// Empty directories are pruned after Delete and Move; a process creating a
+// file in a directory being pruned retries its mkdir. A process killed
+// mid-call can leave a staging file under .berth/tmp, invisible to List and
+// Walk.
+//
+// # Escape hatches
+//
+// Store.As with a **os.Root gives the root directory handle.
+package nasfs
