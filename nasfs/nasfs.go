@@ -121,8 +121,8 @@ type fileReader struct {
 	r *io.SectionReader
 }
 
-func (r *fileReader) Read(p []byte) (int, error)         { return r.r.Read(p) }
-func (r *fileReader) Close() error                       { return r.f.Close() }
+func (r *fileReader) Read(p []byte) (int, error) { return r.r.Read(p) }
+func (r *fileReader) Close() error               { return r.f.Close() }
 
 func (b *backend) Stat(_ context.Context, p string) (driver.FileInfo, error) {
 	name := rel(p)
