@@ -110,18 +110,15 @@ func (b *backend) createTemp() (*os.File, string, error) {
 // then syncs dst's directory.
 func (b *backend) renameInto(tmp, dst string) error {
 	parent := path.Dir(dst)
-	var err error
-	for range retries {
+	err := b.root.Rename(tmp, dst)
+	for i := 0; errors.Is(err, fs.ErrNotExist) && i < retries; i++ {
+		if _, serr := b.root.Lstat(tmp); serr != nil {
+			return err // our own file is gone: not a missing parent
+		}
 		if err = b.mkdirAll(parent); err != nil {
 			return err
 		}
 		err = b.root.Rename(tmp, dst)
-		if !errors.Is(err, fs.ErrNotExist) {
-			break
-		}
-		if _, serr := b.root.Lstat(tmp); serr != nil {
-			return err // our own file is gone: not a race with a prune
-		}
 	}
 	if err != nil {
 		if fi, serr := b.root.Lstat(dst); serr == nil && fi.IsDir() {

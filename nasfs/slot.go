@@ -1,11 +1,14 @@
 package nasfs
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
+	"path"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -76,24 +79,42 @@ type slot struct {
 }
 
 // openSlot opens the slot of an upload path, creating it if create is set.
-func (b *backend) openSlot(p string, create bool) (*slot, error) {
+// fresh reports that this call created the directory: the slot then holds
+// a new, empty upload owned by the caller, with no record yet (the
+// directory itself is the first record, which saves an inode on every
+// upload).
+func (b *backend) openSlot(p string, create bool) (s *slot, fresh bool, err error) {
 	name := slotRel(p)
 	for range retries {
+		fresh = false
 		if create {
-			if err := b.mkdirAll(name); err != nil {
-				return nil, err
+			err := b.root.Mkdir(name, 0o755)
+			if errors.Is(err, fs.ErrNotExist) {
+				if err := b.mkdirAll(path.Dir(name)); err != nil {
+					return nil, false, err
+				}
+				err = b.root.Mkdir(name, 0o755)
+			}
+			switch {
+			case err == nil:
+				fresh = true
+			case errors.Is(err, fs.ErrExist):
+			case errors.Is(err, fs.ErrNotExist):
+				continue // a parent was pruned meanwhile
+			default:
+				return nil, false, err
 			}
 		}
 		dir, err := b.root.OpenRoot(name)
 		if errors.Is(err, fs.ErrNotExist) && create {
-			continue // pruned between mkdir and open
+			continue // deleted between mkdir and open
 		}
 		if err != nil {
-			return nil, err
+			return nil, false, err
 		}
-		return &slot{b: b, name: name, dir: dir}, nil
+		return &slot{b: b, name: name, dir: dir}, fresh, nil
 	}
-	return nil, errors.New("upload slot kept disappearing")
+	return nil, false, errors.New("upload slot kept disappearing")
 }
 
 func (s *slot) close() {
@@ -105,99 +126,132 @@ func (s *slot) close() {
 
 func (s *slot) closed() bool { return s.dir == nil }
 
-// latest returns the newest record and its number; n == 0 means none.
-func (s *slot) latest() (uint64, *record, error) {
+// head is the newest record file of a slot as one process read it.
+type head struct {
+	n   uint64  // number of the newest record file; 0: none
+	raw []byte  // its bytes, to tell whether it is still there
+	rec *record // the newest record that parses; nil: none
+}
+
+// latest reads the head of the chain. A record published without fsync
+// (open and commit records: only Close promises durability) may be empty
+// after a crash; the state is then the newest record that parses.
+func (s *slot) latest() (head, error) {
 	for range retries {
 		d, err := s.dir.Open(".")
 		if err != nil {
-			return 0, nil, err
+			return head{}, err
 		}
 		names, err := d.Readdirnames(-1)
 		d.Close()
 		if err != nil {
-			return 0, nil, err
+			return head{}, err
 		}
-		var max uint64
+		var nums []uint64
 		for _, name := range names {
 			if hex, ok := strings.CutPrefix(name, "v."); ok {
-				if n, err := strconv.ParseUint(hex, 16, 64); err == nil && n > max {
-					max = n
+				if n, err := strconv.ParseUint(hex, 16, 64); err == nil {
+					nums = append(nums, n)
 				}
 			}
 		}
-		if max == 0 {
-			return 0, nil, nil
+		if len(nums) == 0 {
+			return head{rec: freshRecord()}, nil
 		}
-		rec, err := s.read(max)
+		slices.Sort(nums)
+		h := head{n: nums[len(nums)-1]}
+		h.raw, err = s.dir.ReadFile(versionName(h.n))
 		if errors.Is(err, fs.ErrNotExist) {
 			continue // slot being torn down; look again
 		}
-		return max, rec, err
+		if err != nil {
+			return head{}, err
+		}
+		for i := len(nums) - 1; i >= 0 && h.rec == nil; i-- {
+			raw := h.raw
+			if i < len(nums)-1 {
+				if raw, err = s.dir.ReadFile(versionName(nums[i])); err != nil {
+					continue
+				}
+			}
+			h.rec = parseRecord(raw)
+		}
+		if h.rec == nil {
+			// Only unsynced records, cut short by a crash: what was durable
+			// is the fresh upload.
+			h.rec = freshRecord()
+		}
+		return h, nil
 	}
-	return 0, nil, errGone
+	return head{}, errGone
 }
 
-func (s *slot) read(n uint64) (*record, error) {
-	data, err := s.dir.ReadFile(versionName(n))
-	if err != nil {
-		return nil, err
-	}
+// freshRecord is the state of a slot with no record: an upload opened by
+// the process that created the directory, with nothing durable yet.
+func freshRecord() *record { return &record{Status: statusOpen} }
+
+func parseRecord(raw []byte) *record {
 	var rec record
-	if err := json.Unmarshal(data, &rec); err != nil {
-		return nil, fmt.Errorf("upload record %s/%s: %w", s.name, versionName(n), err)
+	if json.Unmarshal(raw, &rec) != nil || rec.Upload == "" {
+		return nil
 	}
-	return &rec, nil
+	return &rec
 }
 
-// publish writes rec as record n+1, on top of prev (record n, nil if n is
-// 0). It returns errLost if another process got there first and errGone if
-// the slot was deleted or replaced.
-func (s *slot) publish(n uint64, prev, rec *record) error {
+// publish writes rec as the record after h, fsynced if durable. It returns
+// errLost if another process published after h first and errGone if the
+// slot was deleted or replaced. On success it returns the new head.
+func (s *slot) publish(h head, rec *record, durable bool) (head, error) {
 	rec.Nonce = randomID()
 	data, err := json.Marshal(rec)
 	if err != nil {
-		return err
+		return head{}, err
 	}
 	tmp := "t." + randomID()
 	f, err := s.dir.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
 	if errors.Is(err, fs.ErrNotExist) {
-		return errGone
+		return head{}, errGone
 	}
 	if err != nil {
-		return err
+		return head{}, err
 	}
 	_, err = f.Write(data)
-	if err == nil {
+	if err == nil && durable {
 		err = f.Sync()
 	}
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
+	next := versionName(h.n + 1)
 	if err == nil {
-		err = s.dir.Link(tmp, versionName(n+1))
+		err = s.dir.Link(tmp, next)
 	}
 	s.dir.Remove(tmp)
 	switch {
 	case errors.Is(err, fs.ErrExist):
-		return errLost
+		return head{}, errLost
 	case errors.Is(err, fs.ErrNotExist):
-		return errGone
+		return head{}, errGone
 	case err != nil:
-		return err
+		return head{}, err
 	}
 	// The chain may have been torn down and begun anew in this directory
-	// since we read record n: then record n is gone or another one.
-	if n > 0 {
-		cur, err := s.read(n)
-		if err != nil || cur.Nonce != prev.Nonce {
-			s.dir.Remove(versionName(n + 1))
-			return errLost
+	// since we read h: then record h.n is gone or another one.
+	if h.n > 0 {
+		if cur, err := s.dir.ReadFile(versionName(h.n)); err != nil || !bytes.Equal(cur, h.raw) {
+			s.dir.Remove(next)
+			return head{}, errLost
 		}
 	}
-	if err := s.syncDir(); err != nil {
-		return err
+	if durable {
+		if err := s.syncDir(); err != nil {
+			return head{}, err
+		}
 	}
-	return s.check()
+	if err := s.check(); err != nil {
+		return head{}, err
+	}
+	return head{n: h.n + 1, raw: data, rec: rec}, nil
 }
 
 func (s *slot) syncDir() error {
@@ -225,14 +279,18 @@ func (s *slot) check() error {
 }
 
 // teardown removes a finished upload whose terminal record is number
-// last: the segments and records of the chain up to it, staging files, and
-// the directory if nothing new arrived meanwhile. A writer that began a new
-// upload in the slot after the terminal record keeps its own segment and
-// records.
+// last. Normally the whole slot goes to the trash in one rename, so no one
+// ever sees it half removed. If a new upload began in the slot after the
+// terminal record, only the finished chain's files are removed.
 func (s *slot) teardown(last uint64) {
+	if h, err := s.latest(); err == nil && h.n == last && s.check() == nil {
+		s.b.toTrash(s.name)
+		return
+	}
 	for n := uint64(1); n <= last; n++ {
-		rec, err := s.read(n)
-		if err != nil {
+		raw, err := s.dir.ReadFile(versionName(n))
+		rec := parseRecord(raw)
+		if err != nil || rec == nil {
 			continue
 		}
 		s.dir.Remove("seg." + rec.Writer)
@@ -240,20 +298,8 @@ func (s *slot) teardown(last uint64) {
 			s.dir.Remove(seg.Name)
 		}
 	}
-	if d, err := s.dir.Open("."); err == nil {
-		names, _ := d.Readdirnames(-1)
-		d.Close()
-		for _, name := range names {
-			if strings.HasPrefix(name, "t.") {
-				s.dir.Remove(name)
-			}
-		}
-	}
 	for n := uint64(1); n <= last; n++ {
 		s.dir.Remove(versionName(n))
-	}
-	if s.check() == nil {
-		s.b.pruneEmpty(s.name, uploadsDir)
 	}
 }
 

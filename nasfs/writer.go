@@ -2,6 +2,7 @@ package nasfs
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -16,7 +17,7 @@ import (
 // progress. Either way the session publishes a record naming itself the
 // owner, which fences every earlier session (CONTRACT 5).
 func (b *backend) Writer(_ context.Context, p string, append bool) (driver.FileWriter, error) {
-	s, err := b.openSlot(p, !append)
+	s, fresh, err := b.openSlot(p, !append)
 	if errors.Is(err, fs.ErrNotExist) && append {
 		return nil, driver.Errorf(driver.ErrNotFound, "no upload in progress")
 	}
@@ -24,38 +25,49 @@ func (b *backend) Writer(_ context.Context, p string, append bool) (driver.FileW
 		return nil, err
 	}
 	w := &writer{b: b, slot: s, path: p, id: randomID()}
+	if fresh {
+		w.head = head{rec: &record{Upload: randomID(), Status: statusOpen}}
+		return w, nil
+	}
 	for range retries {
-		n, cur, err := s.latest()
+		h, err := s.latest()
 		if err != nil {
 			s.close()
 			return nil, err
 		}
 		next := &record{Upload: randomID(), Writer: w.id, Status: statusOpen}
 		if append {
-			if cur == nil || cur.Status != statusOpen {
+			if h.rec.Status != statusOpen {
 				s.close()
 				return nil, driver.Errorf(driver.ErrNotFound, "no upload in progress")
 			}
-			next.Upload, next.Segments = cur.Upload, cur.Segments
+			next.Segments = h.rec.Segments
+			if h.rec.Upload != "" {
+				next.Upload = h.rec.Upload
+			}
 		}
-		err = s.publish(n, cur, next)
+		h, err = s.publish(h, next, false)
 		if errors.Is(err, errLost) {
 			continue
 		}
 		if errors.Is(err, errGone) && !append {
 			// Deleted under us: start over in a fresh slot.
 			s.close()
-			if s, err = b.openSlot(p, true); err != nil {
+			if s, fresh, err = b.openSlot(p, true); err != nil {
 				return nil, err
 			}
 			w.slot = s
+			if fresh {
+				w.head = head{rec: &record{Upload: randomID(), Status: statusOpen}}
+				return w, nil
+			}
 			continue
 		}
 		if err != nil {
 			s.close()
 			return nil, conflict(err)
 		}
-		w.n, w.rec = n+1, next
+		w.head = h
 		w.base = next.size()
 		return w, nil
 	}
@@ -70,9 +82,8 @@ type writer struct {
 	slot *slot
 	path string
 	id   string
-	n    uint64  // number of this session's record
-	rec  *record // this session's record
-	base int64   // durable bytes when the session began
+	head head  // the record this session published last
+	base int64 // durable bytes when the session began
 
 	f       *os.File
 	buf     *bufio.Writer
@@ -139,7 +150,7 @@ func (w *writer) flush() error {
 // segments is the upload's content: the durable segments plus this
 // session's own.
 func (w *writer) segments() []segment {
-	segs := append([]segment(nil), w.rec.Segments...)
+	segs := append([]segment(nil), w.head.rec.Segments...)
 	if w.written > 0 {
 		segs = append(segs, segment{Name: w.segName(), Size: w.written})
 	}
@@ -157,10 +168,10 @@ func (w *writer) Close() error {
 		w.slot.close()
 		return nil // nothing new to make durable
 	}
-	next := &record{Upload: w.rec.Upload, Writer: w.id, Status: statusOpen, Segments: w.segments()}
-	err := w.slot.publish(w.n, w.rec, next)
+	next := &record{Upload: w.head.rec.Upload, Writer: w.id, Status: statusOpen, Segments: w.segments()}
+	h, err := w.slot.publish(w.head, next, true)
 	if err == nil {
-		w.n, w.rec, w.base, w.written = w.n+1, next, next.size(), 0
+		w.head, w.base, w.written = h, next.size(), 0
 	}
 	w.slot.close()
 	return conflict(err)
@@ -182,8 +193,9 @@ func (w *writer) Commit(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	done := &record{Upload: w.rec.Upload, Writer: w.id, Status: statusCommitted, Segments: segs}
-	if err := w.slot.publish(w.n, w.rec, done); err != nil {
+	done := &record{Upload: w.head.rec.Upload, Writer: w.id, Status: statusCommitted, Segments: segs}
+	h, err := w.slot.publish(w.head, done, false)
+	if err != nil {
 		w.b.root.Remove(tmp)
 		return conflict(err)
 	}
@@ -191,7 +203,7 @@ func (w *writer) Commit(ctx context.Context) error {
 		w.b.root.Remove(tmp)
 		return err
 	}
-	w.slot.teardown(w.n + 1)
+	w.slot.teardown(h.n)
 	w.slot.close()
 	return nil
 }
@@ -263,24 +275,25 @@ func (w *writer) Cancel(context.Context) error {
 		w.f = nil
 	}
 	if w.slot.closed() {
-		s, err := w.b.openSlot(w.path, false)
+		s, _, err := w.b.openSlot(w.path, false)
 		if err != nil {
 			return nil // already gone
 		}
 		w.slot = s
 	}
 	defer w.slot.close()
-	n, cur, err := w.slot.latest()
-	if err != nil || cur == nil || cur.Upload != w.rec.Upload || cur.Status != statusOpen {
-		return nil // already gone
+	h, err := w.slot.latest()
+	if err != nil || h.rec.Status != statusOpen || (h.rec.Upload != w.head.rec.Upload && h.n > w.head.n) {
+		return nil // already gone, or a newer upload replaced it
 	}
-	if cur.Writer != w.id {
+	if h.n != w.head.n || !bytes.Equal(h.raw, w.head.raw) {
 		return conflict(errLost)
 	}
-	done := &record{Upload: w.rec.Upload, Writer: w.id, Status: statusCancelled, Segments: cur.Segments}
-	if err := w.slot.publish(n, cur, done); err != nil {
+	done := &record{Upload: w.head.rec.Upload, Writer: w.id, Status: statusCancelled, Segments: h.rec.Segments}
+	h, err = w.slot.publish(h, done, false)
+	if err != nil {
 		return conflict(err)
 	}
-	w.slot.teardown(n + 1)
+	w.slot.teardown(h.n)
 	return nil
 }
