@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 )
 
 // Store is the portable type every constructor returns. It validates paths
@@ -382,4 +383,22 @@ func (fw *fileWriter) Cancel(ctx context.Context) error {
 		fw.state = writerCancelled
 	}
 	return fw.s.fail("Writer.Cancel", fw.path, err)
+}
+
+// Sweeper is implemented by backends that can reclaim what a killed
+// process left behind: staging files, half-emptied trash, finished uploads
+// whose teardown did not run. It never touches live data or uploads in
+// progress; only leftovers older than olderThan are removed, so a sweep
+// racing a live call of another process leaves that call's files alone.
+type Sweeper interface {
+	Sweep(ctx context.Context, olderThan time.Duration) error
+}
+
+// Sweep reclaims leftovers of killed processes older than olderThan, where
+// the backend can (see Sweeper); elsewhere it does nothing.
+func (s *Store) Sweep(ctx context.Context, olderThan time.Duration) error {
+	if sw, ok := s.b.(Sweeper); ok {
+		return s.fail("Sweep", "/", sw.Sweep(ctx, olderThan))
+	}
+	return nil
 }

@@ -157,3 +157,26 @@ func (b *backend) probe() error {
 func sortEntries(es []fs.DirEntry) {
 	slices.SortFunc(es, func(a, b fs.DirEntry) int { return strings.Compare(a.Name(), b.Name()) })
 }
+
+// walkFiles calls fn for every file and directory below dir (not dir
+// itself), depth first; fn returning true for a directory skips its
+// contents.
+func walkFiles(dir string, fn func(p string, isDir bool) (skip bool)) error {
+	entries, err := os.ReadDir(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		p := dir + "/" + e.Name()
+		if fn(p, e.IsDir()) || !e.IsDir() {
+			continue
+		}
+		if err := walkFiles(p, fn); err != nil {
+			return err
+		}
+	}
+	return nil
+}

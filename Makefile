@@ -1,0 +1,32 @@
+# Berth's build and test entry points. `make test` is what CI runs (.ci/run).
+GO ?= go
+PKGS := ./...
+
+.PHONY: test check fmt-check vet unit bench bench-nasfs demo
+
+# Everything: formatting, vet, then every test with the race detector,
+# the conformance suite on every configured backend included.
+test: check
+	$(GO) test -race -count=1 -timeout 40m $(PKGS)
+
+check: fmt-check vet
+	CGO_ENABLED=0 $(GO) build ./...
+
+fmt-check:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); \
+	if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+
+vet:
+	$(GO) vet $(PKGS)
+
+# Benchmarks: the conformance benchmarks on memory and nasfs, and nasfs
+# against the raw os.File doing the same work, side by side.
+bench:
+	$(GO) test -run '^$$' -bench . -benchtime 5x ./conformance/ ./nasfs/
+
+bench-nasfs:
+	$(GO) test -run '^$$' -bench Stream -benchtime 5x ./nasfs/
+
+# The README's first command.
+demo:
+	$(GO) run ./cmd/bench
