@@ -37,7 +37,9 @@ type Driver interface {
 	// RedirectURL returns a time-limited URL for a plain HTTP GET or HEAD of
 	// path, or "" when the backend cannot sign one.
 	RedirectURL(r *http.Request, path string) (string, error)
-	// Walk visits every file and directory below path in lexical order.
+	// Walk visits every file and directory below path, depth first: a
+	// directory before its contents, the entries of one directory in byte
+	// order of their names.
 	Walk(ctx context.Context, path string, fn WalkFn, options ...func(*WalkOptions)) error
 	// Capabilities tells what the backend guarantees.
 	Capabilities() Capabilities
@@ -82,9 +84,10 @@ type Classifier interface {
 // (CONTRACT 3); Commit makes the content visible at the path (CONTRACT 6);
 // Cancel discards the upload and every backend resource behind it.
 //
-// After Commit or Cancel, Close returns nil; every other call on a closed,
-// committed or cancelled writer returns ErrClosed. A writer fenced by a newer
-// writer on the same upload gets ErrConflict (CONTRACT 5).
+// After Commit or Cancel, Close returns nil. Cancel after Close discards the
+// upload the writer closed. Every other call on a closed, committed or
+// cancelled writer returns ErrClosed. A writer fenced by a newer writer on
+// the same upload gets ErrConflict (CONTRACT 5).
 type FileWriter interface {
 	io.WriteCloser
 	// Size is the number of bytes in the upload: those durable when it was

@@ -1,0 +1,73 @@
+// Package conformance is the importable test suite of Berth's storage
+// contract (CONTRACT.md): every numbered semantic and every field failure of
+// FAILURE-MODES.md that needs no fault injection, run against one backend
+// through several driver instances, and through other OS processes, the way
+// registry replicas share a bucket or a directory.
+//
+// # Configuration
+//
+// A backend is described by a Harness: New opens a fresh instance (a
+// replica) on the shared backend and is called many times per test; URL and
+// Registry let other OS processes open the same backend; Leftovers lists the
+// backend resources outside the visible namespace (upload records, temporary
+// files, multipart uploads) so that the suite can fail a test that leaks
+// one. Run it from a test:
+//
+//	func TestConformance(t *testing.T) {
+//		conformance.Run(t, conformance.Harness{
+//			Name:      "mydriver",
+//			New:       func(t testing.TB) driver.Driver { return mydriver.Open(t, cfg) },
+//			URL:       "mydriver://bucket",
+//			Registry:  reg,
+//			Leftovers: func(ctx context.Context) ([]string, error) { return listUploads(ctx, cfg) },
+//		})
+//	}
+//
+// Cross-process tests re-execute the test binary as a replica (see Replica
+// and ReplicaMain), so the package that calls Run adds the same TestMain as
+// this package's own tests:
+//
+//	func TestMain(m *testing.M) {
+//		conformance.ReplicaMain(reg) // serves commands and exits in a replica
+//		os.Exit(m.Run())
+//	}
+//
+// Without it, or with an empty URL, or a backend that declares
+// SharedAcrossProcesses false, the cross-process tests skip and say why.
+//
+// Run wants an empty backend: it refuses one whose List("/") or Leftovers is
+// not empty, unless Harness.AllowNonEmpty, which confines the leftover
+// checks to the suite's own directory. Every test works under
+// Root/<test name>; afterwards the suite deletes that directory and fails
+// the test for anything still visible (Walk of "/" on an empty backend) or
+// any new Leftovers entry. Each leftover is reported once.
+//
+// This package's own TestConformance runs the suite on the memory driver,
+// and, when BERTH_CONFORMANCE_URL holds a driver URL, on that backend too
+// (BERTH_CONFORMANCE_ALLOW_NONEMPTY=1 sets AllowNonEmpty).
+//
+// # Errors
+//
+// Each kind of error is checked with errors.Is (driver.ErrNotFound,
+// ErrInvalidPath, ErrInvalidOffset, ErrConflict, ErrClosed,
+// context.Canceled), and errors.As to *driver.Error checks the driver name,
+// operation and path. A replica's errors cross the process boundary by kind:
+// a failed Replica.Do returns a *RemoteError that errors.Is matches the same
+// way. Tests that open URLs check that a password never shows in an error.
+//
+// # Consistency
+//
+// Capabilities decide what is asserted and what is measured, never a guess:
+// where a backend declares Eventual listings, list-after-write checks poll
+// for up to ListingLagLimit and log the lag instead of failing at once;
+// where it declares best-effort fencing, a stale writer that is not told
+// ErrConflict is logged, while "the committed content is exactly one
+// writer's" is still asserted; without Redirect, RedirectURL must return ""
+// and nil. Concurrency is arranged with barriers and replies, never with
+// sleeps; the one random pause (F11) picks the moment of a kill -9.
+//
+// Test names carry the CONTRACT.md line (C1_..., C14_...) or the
+// FAILURE-MODES.md row (F1_..., F19_...) they cover; rows that need a fault
+// proxy, a bench run or an API the Driver interface lacks are listed as
+// skipped tests with the reason.
+package conformance

@@ -1,0 +1,499 @@
+package conformance
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/berthio/berth/driver"
+)
+
+// EnvReplicaURL names the environment variable that turns a test binary into
+// a replica: ReplicaMain opens the driver URL it holds and serves commands.
+const EnvReplicaURL = "BERTH_REPLICA_URL"
+
+// maxLine bounds one protocol line (a request or reply with inline data).
+const maxLine = 256 << 20
+
+// Content is a byte string given inline (Data) or as N seeded random bytes
+// (Seed, N; see Payload), so that large payloads cost a few bytes on the wire
+// and both sides can compute them.
+type Content struct {
+	Data []byte `json:"data,omitempty"`
+	Seed uint64 `json:"seed,omitempty"`
+	N    int64  `json:"n,omitempty"`
+}
+
+// Bytes returns the content's bytes.
+func (c Content) Bytes() []byte {
+	if c.N > 0 {
+		return Payload(c.Seed, c.N)
+	}
+	return c.Data
+}
+
+// Request is one command to a replica, one JSON object per line on its stdin.
+//
+// Ops: put {path, content}, get {path}, stat {path}, list {path},
+// move {path, dest}, delete {path}, writer-open {path, append} -> handle,
+// write {handle, content} -> size, size {handle}, close {handle},
+// commit {handle}, cancel {handle}, put-loop {path, loop, after}, exit.
+//
+// put-loop PutContents the loop payloads in turn, forever; it replies once
+// After puts have completed (at once when After is 0) and then serves no
+// further command: it is meant to be killed.
+type Request struct {
+	ID     int64  `json:"id"`
+	Op     string `json:"op"`
+	Path   string `json:"path,omitempty"`
+	Dest   string `json:"dest,omitempty"`
+	Append bool   `json:"append,omitempty"`
+	Handle int    `json:"handle,omitempty"`
+	Content
+	Loop  []Content `json:"loop,omitempty"`
+	After int       `json:"after,omitempty"`
+}
+
+// Reply answers the Request of the same ID. A replica also sends one reply
+// with ID 0 when it starts: OK with its driver name and PID, or the error of
+// opening the driver URL.
+type Reply struct {
+	ID     int64    `json:"id"`
+	OK     bool     `json:"ok"`
+	Kind   string   `json:"kind,omitempty"` // error kind, see kindNames
+	Err    string   `json:"err,omitempty"`
+	Handle int      `json:"handle,omitempty"`
+	Size   int64    `json:"size,omitempty"`
+	IsDir  bool     `json:"isDir,omitempty"`
+	Data   []byte   `json:"data,omitempty"`
+	Digest string   `json:"digest,omitempty"` // sha256 hex of Data (get)
+	Paths  []string `json:"paths,omitempty"`
+	Count  int64    `json:"count,omitempty"` // put-loop: puts completed
+	Driver string   `json:"driver,omitempty"`
+	PID    int      `json:"pid,omitempty"`
+}
+
+// kindNames are the wire names of error kinds, so errors.Is works on the
+// parent's side.
+var kindNames = map[string]error{
+	"not_found":      driver.ErrNotFound,
+	"invalid_path":   driver.ErrInvalidPath,
+	"invalid_offset": driver.ErrInvalidOffset,
+	"conflict":       driver.ErrConflict,
+	"too_large":      driver.ErrTooLarge,
+	"unsupported":    driver.ErrUnsupported,
+	"permission":     driver.ErrPermission,
+	"invalid_config": driver.ErrInvalidConfig,
+	"closed":         driver.ErrClosed,
+	"canceled":       context.Canceled,
+	"deadline":       context.DeadlineExceeded,
+}
+
+func kindName(err error) string {
+	k := driver.KindOf(err)
+	switch {
+	case k == nil && errors.Is(err, context.Canceled):
+		k = context.Canceled
+	case k == nil && errors.Is(err, context.DeadlineExceeded):
+		k = context.DeadlineExceeded
+	}
+	for name, v := range kindNames {
+		if k != nil && v == k {
+			return name
+		}
+	}
+	return ""
+}
+
+// RemoteError is a replica's failed command. errors.Is matches its kind
+// (driver.ErrNotFound, driver.ErrConflict, ...).
+type RemoteError struct {
+	Op   string
+	Kind error // nil when unclassified
+	Msg  string
+}
+
+func (e *RemoteError) Error() string { return "replica " + e.Op + ": " + e.Msg }
+func (e *RemoteError) Unwrap() error { return e.Kind }
+
+// Error returns the reply's error for op, or nil when OK.
+func (r Reply) Error(op string) error {
+	if r.OK {
+		return nil
+	}
+	return &RemoteError{Op: op, Kind: kindNames[r.Kind], Msg: r.Err}
+}
+
+func errReply(id int64, err error) Reply {
+	return Reply{ID: id, Kind: kindName(err), Err: err.Error()}
+}
+
+// ReplicaMain turns the running binary into a replica when EnvReplicaURL is
+// set: it opens that URL with reg, serves Requests on stdin until EOF or
+// "exit", and exits the process. Otherwise it returns at once. Call it first
+// thing in TestMain.
+func ReplicaMain(reg *driver.Registry) {
+	u := os.Getenv(EnvReplicaURL)
+	if u == "" {
+		return
+	}
+	ctx := context.Background()
+	enc := json.NewEncoder(os.Stdout)
+	d, err := reg.Open(ctx, u)
+	if err != nil {
+		_ = enc.Encode(errReply(0, err))
+		os.Exit(2)
+	}
+	_ = enc.Encode(Reply{OK: true, Driver: d.Name(), PID: os.Getpid()})
+	if err := ServeReplica(ctx, d, os.Stdin, os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "replica:", err)
+		os.Exit(1)
+	}
+	os.Exit(0)
+}
+
+// ServeReplica runs the command loop on d until in ends or an exit command;
+// a failing put-loop ends it with that error.
+func ServeReplica(ctx context.Context, d driver.Driver, in io.Reader, out io.Writer) error {
+	srv := &replicaServer{d: d, writers: map[int]driver.FileWriter{}}
+	enc := json.NewEncoder(out)
+	sc := bufio.NewScanner(in)
+	sc.Buffer(make([]byte, 0, 64<<10), maxLine)
+	for sc.Scan() {
+		var req Request
+		if err := json.Unmarshal(sc.Bytes(), &req); err != nil {
+			if err := enc.Encode(Reply{Err: "bad request: " + err.Error()}); err != nil {
+				return err
+			}
+			continue
+		}
+		switch req.Op {
+		case "exit":
+			return enc.Encode(Reply{ID: req.ID, OK: true})
+		case "put-loop":
+			return srv.putLoop(ctx, req, enc)
+		}
+		if err := enc.Encode(srv.do(ctx, req)); err != nil {
+			return err
+		}
+	}
+	return sc.Err()
+}
+
+type replicaServer struct {
+	d       driver.Driver
+	writers map[int]driver.FileWriter
+	next    int
+}
+
+func (s *replicaServer) do(ctx context.Context, req Request) Reply {
+	ok := Reply{ID: req.ID, OK: true}
+	fail := func(err error) Reply { return errReply(req.ID, err) }
+	var w driver.FileWriter
+	switch req.Op {
+	case "write", "size", "close", "commit", "cancel":
+		if w = s.writers[req.Handle]; w == nil {
+			return Reply{ID: req.ID, Err: fmt.Sprintf("no writer with handle %d", req.Handle)}
+		}
+	}
+	switch req.Op {
+	case "put":
+		if err := s.d.PutContent(ctx, req.Path, req.Bytes()); err != nil {
+			return fail(err)
+		}
+	case "get":
+		b, err := s.d.GetContent(ctx, req.Path)
+		if err != nil {
+			return fail(err)
+		}
+		ok.Data, ok.Size, ok.Digest = b, int64(len(b)), digest(b)
+	case "stat":
+		fi, err := s.d.Stat(ctx, req.Path)
+		if err != nil {
+			return fail(err)
+		}
+		ok.Size, ok.IsDir = fi.Size(), fi.IsDir()
+	case "list":
+		paths, err := s.d.List(ctx, req.Path)
+		if err != nil {
+			return fail(err)
+		}
+		ok.Paths = paths
+	case "move":
+		if err := s.d.Move(ctx, req.Path, req.Dest); err != nil {
+			return fail(err)
+		}
+	case "delete":
+		if err := s.d.Delete(ctx, req.Path); err != nil {
+			return fail(err)
+		}
+	case "writer-open":
+		w, err := s.d.Writer(ctx, req.Path, req.Append)
+		if err != nil {
+			return fail(err)
+		}
+		s.next++
+		s.writers[s.next] = w
+		ok.Handle, ok.Size = s.next, w.Size()
+	case "write":
+		if _, err := w.Write(req.Bytes()); err != nil {
+			return fail(err)
+		}
+		ok.Size = w.Size()
+	case "size":
+		ok.Size = w.Size()
+	case "close":
+		if err := w.Close(); err != nil {
+			return fail(err)
+		}
+	case "commit":
+		if err := w.Commit(ctx); err != nil {
+			return fail(err)
+		}
+	case "cancel":
+		if err := w.Cancel(ctx); err != nil {
+			return fail(err)
+		}
+	default:
+		return Reply{ID: req.ID, Err: fmt.Sprintf("unknown op %q", req.Op)}
+	}
+	return ok
+}
+
+func (s *replicaServer) putLoop(ctx context.Context, req Request, enc *json.Encoder) error {
+	if len(req.Loop) == 0 {
+		return enc.Encode(Reply{ID: req.ID, Err: "put-loop needs loop payloads"})
+	}
+	payloads := make([][]byte, len(req.Loop))
+	for i, c := range req.Loop {
+		payloads[i] = c.Bytes()
+	}
+	if req.After == 0 {
+		if err := enc.Encode(Reply{ID: req.ID, OK: true}); err != nil {
+			return err
+		}
+	}
+	for n := int64(1); ; n++ {
+		if err := s.d.PutContent(ctx, req.Path, payloads[(n-1)%int64(len(payloads))]); err != nil {
+			_ = enc.Encode(errReply(req.ID, err))
+			return err
+		}
+		if n == int64(req.After) {
+			if err := enc.Encode(Reply{ID: req.ID, OK: true, Count: n}); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+// Replica is another OS process serving the replica protocol on the same
+// backend: by default this test binary re-executed with -test.run=^$ and
+// EnvReplicaURL set, so its TestMain must call ReplicaMain. Do is safe for
+// one goroutine at a time.
+type Replica struct {
+	// URL is the driver URL the replica opens.
+	URL string
+	// Command is the program and its arguments; empty: os.Executable() with
+	// -test.run=^$.
+	Command []string
+	// Env is added to the inherited environment.
+	Env []string
+	// Stderr, if set, receives the replica's stderr as well.
+	Stderr io.Writer
+
+	cmd     *exec.Cmd
+	stdin   io.WriteCloser
+	replies chan Reply
+	done    chan struct{}
+	waitErr error
+	stderr  tail
+	mu      sync.Mutex
+	nextID  int64
+	pid     int
+}
+
+// Start starts the process and waits for its hello. ctx bounds the process's
+// whole life: when ctx is done the process is killed.
+func (r *Replica) Start(ctx context.Context) error {
+	args := r.Command
+	if len(args) == 0 {
+		exe, err := os.Executable()
+		if err != nil {
+			return fmt.Errorf("replica: %w", err)
+		}
+		args = []string{exe, "-test.run=^$"}
+	}
+	cmd := exec.CommandContext(ctx, args[0], args[1:]...)
+	env := make([]string, 0, len(os.Environ())+len(r.Env)+1)
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, EnvReplicaURL+"=") {
+			env = append(env, kv)
+		}
+	}
+	cmd.Env = append(append(env, r.Env...), EnvReplicaURL+"="+r.URL)
+	cmd.Stderr = &r.stderr
+	if r.Stderr != nil {
+		cmd.Stderr = io.MultiWriter(&r.stderr, r.Stderr)
+	}
+	cmd.WaitDelay = 5 * time.Second
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		return fmt.Errorf("replica: %w", err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return fmt.Errorf("replica: %w", err)
+	}
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("replica: start %s: %w", args[0], err)
+	}
+	r.cmd, r.stdin = cmd, stdin
+	r.replies = make(chan Reply, 64)
+	r.done = make(chan struct{})
+	go r.readReplies(stdout)
+
+	hello, err := r.await(ctx, 0)
+	if err != nil {
+		return fmt.Errorf("replica did not start (does the test binary's TestMain call conformance.ReplicaMain?): %w", err)
+	}
+	if err := hello.Error("open " + redactURL(r.URL)); err != nil {
+		<-r.done
+		return err
+	}
+	r.pid = hello.PID
+	return nil
+}
+
+func (r *Replica) readReplies(stdout io.Reader) {
+	sc := bufio.NewScanner(stdout)
+	sc.Buffer(make([]byte, 0, 64<<10), maxLine)
+	for sc.Scan() {
+		line := sc.Bytes()
+		var rep Reply
+		if len(line) == 0 || line[0] != '{' || json.Unmarshal(line, &rep) != nil {
+			fmt.Fprintf(&r.stderr, "[stdout] %s\n", line) // not ours: keep it for error messages
+			continue
+		}
+		r.replies <- rep
+	}
+	r.waitErr = r.cmd.Wait()
+	close(r.replies)
+	close(r.done)
+}
+
+// await returns the reply with the given ID, skipping stale ones.
+func (r *Replica) await(ctx context.Context, id int64) (Reply, error) {
+	for {
+		select {
+		case rep, ok := <-r.replies:
+			if !ok {
+				return Reply{}, fmt.Errorf("replica exited (%v); stderr: %s", r.waitErr, r.stderr.String())
+			}
+			if rep.ID == id {
+				return rep, nil
+			}
+		case <-ctx.Done():
+			return Reply{}, fmt.Errorf("replica: waiting for reply %d: %w", id, ctx.Err())
+		}
+	}
+}
+
+// Do sends req and waits for its reply. The error is the transport's, or the
+// command's as a *RemoteError whose kind errors.Is matches.
+func (r *Replica) Do(ctx context.Context, req Request) (Reply, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.nextID++
+	req.ID = r.nextID
+	line, err := json.Marshal(req)
+	if err != nil {
+		return Reply{}, fmt.Errorf("replica: %w", err)
+	}
+	if _, err := r.stdin.Write(append(line, '\n')); err != nil {
+		return Reply{}, fmt.Errorf("replica: send %s: %w; stderr: %s", req.Op, err, r.stderr.String())
+	}
+	rep, err := r.await(ctx, req.ID)
+	if err != nil {
+		return Reply{}, err
+	}
+	return rep, rep.Error(req.Op + " " + req.Path)
+}
+
+// PID is the replica's process id.
+func (r *Replica) PID() int { return r.pid }
+
+// Kill kills the process with SIGKILL (no cleanup runs) and waits for it.
+func (r *Replica) Kill() error {
+	if err := r.cmd.Process.Kill(); err != nil && !errors.Is(err, os.ErrProcessDone) {
+		return fmt.Errorf("replica: kill: %w", err)
+	}
+	<-r.done
+	return nil
+}
+
+// Wait closes the replica's stdin, which ends its command loop, and waits for
+// it to exit.
+func (r *Replica) Wait() error {
+	_ = r.stdin.Close()
+	<-r.done
+	if r.waitErr != nil {
+		return fmt.Errorf("replica: %w; stderr: %s", r.waitErr, r.stderr.String())
+	}
+	return nil
+}
+
+// StderrTail returns the last 64 KiB the replica wrote to stderr.
+func (r *Replica) StderrTail() string { return r.stderr.String() }
+
+// tail keeps the last 64 KiB written to it.
+type tail struct {
+	mu sync.Mutex
+	b  []byte
+}
+
+func (t *tail) Write(p []byte) (int, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.b = append(t.b, p...)
+	if over := len(t.b) - 64<<10; over > 0 {
+		t.b = t.b[over:]
+	}
+	return len(p), nil
+}
+
+func (t *tail) String() string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return string(bytes.TrimSpace(t.b))
+}
+
+// redactURL drops userinfo and query, where credentials live.
+func redactURL(u string) string {
+	scheme, rest, ok := strings.Cut(u, "://")
+	if !ok {
+		return "(driver URL)"
+	}
+	if i := strings.IndexAny(rest, "?#"); i >= 0 {
+		rest = rest[:i]
+	}
+	if i := strings.LastIndex(rest, "@"); i >= 0 {
+		rest = rest[i+1:]
+	}
+	return scheme + "://" + rest
+}
+
+func digest(b []byte) string {
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
+}
