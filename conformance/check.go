@@ -3,27 +3,15 @@ package conformance
 import (
 	"bytes"
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"strings"
 	"testing"
 
 	"github.com/berthio/berth/driver"
+	"github.com/berthio/berth/replica"
 )
-
-// Payload returns n pseudo-random bytes determined by seed: what a replica
-// writes for Content{Seed, N}, so either side can check the other's digest.
-func Payload(seed uint64, n int64) []byte {
-	var key [32]byte
-	binary.LittleEndian.PutUint64(key[:], seed)
-	binary.LittleEndian.PutUint64(key[8:], uint64(n))
-	b := make([]byte, n)
-	_, _ = rand.NewChaCha8(key).Read(b)
-	return b
-}
 
 const (
 	kib = 1 << 10
@@ -31,10 +19,12 @@ const (
 )
 
 // payload returns the test's i-th payload of n bytes.
-func (e *env) payload(i int, n int) []byte { return Payload(e.seed+uint64(i), int64(n)) }
+func (e *env) payload(i int, n int) []byte { return replica.Payload(e.seed+uint64(i), int64(n)) }
 
 // content returns the test's i-th payload as replica Content.
-func (e *env) content(i int, n int) Content { return Content{Seed: e.seed + uint64(i), N: int64(n)} }
+func (e *env) content(i int, n int) replica.Content {
+	return replica.Content{Seed: e.seed + uint64(i), N: int64(n)}
+}
 
 // p returns a path under the test's directory.
 func (e *env) p(elem ...string) string { return e.dir + "/" + strings.Join(elem, "/") }
@@ -105,7 +95,7 @@ func diff(got, want []byte) string {
 		i++
 	}
 	return fmt.Sprintf("got %d bytes (sha256 %.12s), want %d bytes (sha256 %.12s), first difference at byte %d",
-		len(got), digest(got), len(want), digest(want), i)
+		len(got), replica.Digest(got), len(want), replica.Digest(want), i)
 }
 
 // which returns the index of the payload got equals, or -1.
@@ -121,7 +111,7 @@ func which(got []byte, payloads ...[]byte) int {
 // describe names got among payloads for an error message.
 func describe(got []byte, payloads ...[]byte) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%d bytes (sha256 %.12s), none of the payloads:", len(got), digest(got))
+	fmt.Fprintf(&b, "%d bytes (sha256 %.12s), none of the payloads:", len(got), replica.Digest(got))
 	for i, p := range payloads {
 		fmt.Fprintf(&b, " [%d] %s;", i, diff(got, p))
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/berthio/berth/drivers"
 	"github.com/berthio/berth/memory"
 	"github.com/berthio/berth/nasfs"
+	"github.com/berthio/berth/replica"
 )
 
 // reg opens the driver URLs of replicas and of BERTH_CONFORMANCE_URL.
@@ -118,12 +119,12 @@ func TestConformance(t *testing.T) {
 // TestReplica drives one replica process through every protocol op.
 func TestReplica(t *testing.T) {
 	ctx := t.Context()
-	r := &conformance.Replica{URL: "memory://replica-protocol"}
+	r := &replica.Process{URL: "memory://replica-protocol"}
 	if err := r.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
 	defer r.Kill()
-	do := func(req conformance.Request) conformance.Reply {
+	do := func(req replica.Request) replica.Reply {
 		t.Helper()
 		rep, err := r.Do(ctx, req)
 		if err != nil {
@@ -131,44 +132,44 @@ func TestReplica(t *testing.T) {
 		}
 		return rep
 	}
-	payload := conformance.Content{Seed: 42, N: 100_000}
-	do(conformance.Request{Op: "put", Path: "/a/b", Content: payload})
-	if rep := do(conformance.Request{Op: "get", Path: "/a/b"}); rep.Size != payload.N || len(rep.Data) != int(payload.N) {
+	payload := replica.Content{Seed: 42, N: 100_000}
+	do(replica.Request{Op: "put", Path: "/a/b", Content: payload})
+	if rep := do(replica.Request{Op: "get", Path: "/a/b"}); rep.Size != payload.N || len(rep.Data) != int(payload.N) {
 		t.Errorf("get: %d bytes, want %d", rep.Size, payload.N)
 	}
-	if rep := do(conformance.Request{Op: "stat", Path: "/a"}); !rep.IsDir {
+	if rep := do(replica.Request{Op: "stat", Path: "/a"}); !rep.IsDir {
 		t.Errorf("stat /a: not a directory")
 	}
-	h := do(conformance.Request{Op: "writer-open", Path: "/up"}).Handle
-	do(conformance.Request{Op: "write", Handle: h, Content: conformance.Content{Data: []byte("abc")}})
-	do(conformance.Request{Op: "close", Handle: h})
-	rep := do(conformance.Request{Op: "writer-open", Path: "/up", Append: true})
+	h := do(replica.Request{Op: "writer-open", Path: "/up"}).Handle
+	do(replica.Request{Op: "write", Handle: h, Content: replica.Content{Data: []byte("abc")}})
+	do(replica.Request{Op: "close", Handle: h})
+	rep := do(replica.Request{Op: "writer-open", Path: "/up", Append: true})
 	if rep.Size != 3 {
 		t.Errorf("resumed Size %d, want 3", rep.Size)
 	}
-	if rep := do(conformance.Request{Op: "write", Handle: rep.Handle, Content: payload}); rep.Size != 3+payload.N {
+	if rep := do(replica.Request{Op: "write", Handle: rep.Handle, Content: payload}); rep.Size != 3+payload.N {
 		t.Errorf("Size after write %d, want %d", rep.Size, 3+payload.N)
 	}
-	do(conformance.Request{Op: "commit", Handle: rep.Handle})
-	do(conformance.Request{Op: "move", Path: "/up", Dest: "/moved"})
-	if rep := do(conformance.Request{Op: "list", Path: "/"}); len(rep.Paths) != 2 {
+	do(replica.Request{Op: "commit", Handle: rep.Handle})
+	do(replica.Request{Op: "move", Path: "/up", Dest: "/moved"})
+	if rep := do(replica.Request{Op: "list", Path: "/"}); len(rep.Paths) != 2 {
 		t.Errorf("list /: %q, want /a and /moved", rep.Paths)
 	}
-	h = do(conformance.Request{Op: "writer-open", Path: "/c"}).Handle
-	do(conformance.Request{Op: "cancel", Handle: h})
-	do(conformance.Request{Op: "delete", Path: "/a"})
-	_, err := r.Do(ctx, conformance.Request{Op: "get", Path: "/a/b"})
+	h = do(replica.Request{Op: "writer-open", Path: "/c"}).Handle
+	do(replica.Request{Op: "cancel", Handle: h})
+	do(replica.Request{Op: "delete", Path: "/a"})
+	_, err := r.Do(ctx, replica.Request{Op: "get", Path: "/a/b"})
 	if !errors.Is(err, driver.ErrNotFound) {
 		t.Errorf("get of a deleted path: %v, want ErrNotFound", err)
 	}
-	_, err = r.Do(ctx, conformance.Request{Op: "move", Path: "bad", Dest: "/x"})
+	_, err = r.Do(ctx, replica.Request{Op: "move", Path: "bad", Dest: "/x"})
 	if !errors.Is(err, driver.ErrInvalidPath) {
 		t.Errorf("move of an invalid path: %v, want ErrInvalidPath", err)
 	}
-	if _, err := r.Do(ctx, conformance.Request{Op: "close", Handle: 99}); err == nil {
+	if _, err := r.Do(ctx, replica.Request{Op: "close", Handle: 99}); err == nil {
 		t.Errorf("close of an unknown handle succeeded")
 	}
-	do(conformance.Request{Op: "put-loop", Path: "/loop", Loop: []conformance.Content{{Data: []byte("x")}, {Data: []byte("y")}}, After: 3})
+	do(replica.Request{Op: "put-loop", Path: "/loop", Loop: []replica.Content{{Data: []byte("x")}, {Data: []byte("y")}}, After: 3})
 	if err := r.Kill(); err != nil {
 		t.Fatal(err)
 	}
@@ -177,7 +178,7 @@ func TestReplica(t *testing.T) {
 // TestReplicaBadURL checks that a replica that cannot open its URL fails
 // Start with the driver's error, without the URL's password.
 func TestReplicaBadURL(t *testing.T) {
-	r := &conformance.Replica{URL: "nosuch://user:s3cr3t@host/"}
+	r := &replica.Process{URL: "nosuch://user:s3cr3t@host/"}
 	err := r.Start(t.Context())
 	if !errors.Is(err, driver.ErrInvalidConfig) {
 		t.Fatalf("Start with an unknown scheme: %v, want ErrInvalidConfig", err)

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/berthio/berth/driver"
+	"github.com/berthio/berth/replica"
 )
 
 // testProcesses runs instances in other OS processes (replicas, see
@@ -32,23 +33,23 @@ func (s *suite) testProcesses(t *testing.T) {
 		e.crossProcess()
 		r := e.replica()
 		e.put(e.d, e.p("a"), e.payload(0, 5000))
-		rep, err := r.Do(e.ctx, Request{Op: "get", Path: e.p("a")})
+		rep, err := r.Do(e.ctx, replica.Request{Op: "get", Path: e.p("a")})
 		must(t, err, "replica get")
-		if rep.Digest != digest(e.payload(0, 5000)) {
+		if rep.Digest != replica.Digest(e.payload(0, 5000)) {
 			t.Errorf("replica reads %d bytes (sha256 %.12s) of what the parent wrote", rep.Size, rep.Digest)
 		}
-		_, err = r.Do(e.ctx, Request{Op: "put", Path: e.p("b"), Content: e.content(1, 7000)})
+		_, err = r.Do(e.ctx, replica.Request{Op: "put", Path: e.p("b"), Content: e.content(1, 7000)})
 		must(t, err, "replica put")
 		e.wantContent(e.fresh(), e.p("b"), e.payload(1, 7000))
-		rep, err = r.Do(e.ctx, Request{Op: "list", Path: e.dir})
+		rep, err = r.Do(e.ctx, replica.Request{Op: "list", Path: e.dir})
 		must(t, err, "replica list")
 		if !slices.Equal(rep.Paths, []string{e.p("a"), e.p("b")}) {
 			t.Errorf("replica lists %q", rep.Paths)
 		}
-		_, err = r.Do(e.ctx, Request{Op: "delete", Path: e.p("b")})
+		_, err = r.Do(e.ctx, replica.Request{Op: "delete", Path: e.p("b")})
 		must(t, err, "replica delete")
 		e.wantAbsent(e.fresh(), e.p("b"))
-		_, err = r.Do(e.ctx, Request{Op: "stat", Path: e.p("b")})
+		_, err = r.Do(e.ctx, replica.Request{Op: "stat", Path: e.p("b")})
 		wantKind(t, err, driver.ErrNotFound, "replica stat of a deleted path")
 		must(t, r.Wait(), "replica exit")
 	})
@@ -56,25 +57,25 @@ func (s *suite) testProcesses(t *testing.T) {
 		e := s.env(t)
 		e.crossProcess()
 		p := e.p("uploads", "data")
-		first, tail, second := e.content(0, 2*mib+1), Content{Data: []byte("closing bytes")}, e.content(1, mib+5)
+		first, tail, second := e.content(0, 2*mib+1), replica.Content{Data: []byte("closing bytes")}, e.content(1, mib+5)
 		a := e.replica()
-		h := e.do(a, Request{Op: "writer-open", Path: p}).Handle
-		e.do(a, Request{Op: "write", Handle: h, Content: first})
-		e.do(a, Request{Op: "write", Handle: h, Content: tail})
-		e.do(a, Request{Op: "close", Handle: h})
+		h := e.do(a, replica.Request{Op: "writer-open", Path: p}).Handle
+		e.do(a, replica.Request{Op: "write", Handle: h, Content: first})
+		e.do(a, replica.Request{Op: "write", Handle: h, Content: tail})
+		e.do(a, replica.Request{Op: "close", Handle: h})
 		must(t, a.Kill(), "kill -9 of process A") // nothing acknowledged may live only in A
 		b := e.replica()
-		rep := e.do(b, Request{Op: "writer-open", Path: p, Append: true})
+		rep := e.do(b, replica.Request{Op: "writer-open", Path: p, Append: true})
 		if want := first.N + int64(len(tail.Data)); rep.Size != want {
 			t.Fatalf("process B resumed at Size %d, want %d", rep.Size, want)
 		}
-		e.do(b, Request{Op: "write", Handle: rep.Handle, Content: second})
-		e.do(b, Request{Op: "commit", Handle: rep.Handle})
+		e.do(b, replica.Request{Op: "write", Handle: rep.Handle, Content: second})
+		e.do(b, replica.Request{Op: "commit", Handle: rep.Handle})
 		must(t, b.Wait(), "process B exit")
 		want := slices.Concat(first.Bytes(), tail.Data, second.Bytes())
 		got, err := readAll(e.fresh().Reader(e.ctx, p, 0))
 		must(t, err, "Reader")
-		if digest(got) != digest(want) {
+		if replica.Digest(got) != replica.Digest(want) {
 			t.Errorf("committed upload: %s", diff(got, want))
 		}
 	})
@@ -83,33 +84,33 @@ func (s *suite) testProcesses(t *testing.T) {
 		e.crossProcess()
 		p := e.p("data")
 		a, b := e.replica(), e.replica()
-		h := e.do(a, Request{Op: "writer-open", Path: p}).Handle
-		e.do(a, Request{Op: "write", Handle: h, Content: e.content(0, 10*kib)})
-		e.do(a, Request{Op: "close", Handle: h})
-		h = e.do(a, Request{Op: "writer-open", Path: p, Append: true}).Handle
-		e.do(a, Request{Op: "write", Handle: h, Content: e.content(1, 10*kib)})
-		rep := e.do(b, Request{Op: "writer-open", Path: p, Append: true})
+		h := e.do(a, replica.Request{Op: "writer-open", Path: p}).Handle
+		e.do(a, replica.Request{Op: "write", Handle: h, Content: e.content(0, 10*kib)})
+		e.do(a, replica.Request{Op: "close", Handle: h})
+		h = e.do(a, replica.Request{Op: "writer-open", Path: p, Append: true}).Handle
+		e.do(a, replica.Request{Op: "write", Handle: h, Content: e.content(1, 10*kib)})
+		rep := e.do(b, replica.Request{Op: "writer-open", Path: p, Append: true})
 		if rep.Size != 10*kib {
 			t.Errorf("process B resumed at Size %d, want %d", rep.Size, 10*kib)
 		}
-		e.do(b, Request{Op: "write", Handle: rep.Handle, Content: e.content(2, 5)})
-		_, err := a.Do(e.ctx, Request{Op: "close", Handle: h})
+		e.do(b, replica.Request{Op: "write", Handle: rep.Handle, Content: e.content(2, 5)})
+		_, err := a.Do(e.ctx, replica.Request{Op: "close", Handle: h})
 		e.conflict(err, "Close in process A after process B took the upload over")
-		e.do(b, Request{Op: "commit", Handle: rep.Handle})
+		e.do(b, replica.Request{Op: "commit", Handle: rep.Handle})
 		e.wantContent(e.fresh(), p, slices.Concat(e.payload(0, 10*kib), e.payload(2, 5)))
 	})
 	t.Run("CrossProcess_ConcurrentMove", func(t *testing.T) {
 		e := s.env(t)
 		e.crossProcess()
-		rs := []*Replica{e.replica(), e.replica()}
+		rs := []*replica.Process{e.replica(), e.replica()}
 		for round := range 5 {
 			src, dst := e.p("up", fmt.Sprint(round)), e.p("blob", fmt.Sprint(round))
 			data := e.payload(round, 100*kib)
 			e.put(e.d, src, data)
 			errs := make([]error, len(rs))
 			barrier(
-				func() { _, errs[0] = rs[0].Do(e.ctx, Request{Op: "move", Path: src, Dest: dst}) },
-				func() { _, errs[1] = rs[1].Do(e.ctx, Request{Op: "move", Path: src, Dest: dst}) },
+				func() { _, errs[0] = rs[0].Do(e.ctx, replica.Request{Op: "move", Path: src, Dest: dst}) },
+				func() { _, errs[1] = rs[1].Do(e.ctx, replica.Request{Op: "move", Path: src, Dest: dst}) },
 			)
 			won := 0
 			for _, err := range errs {
@@ -129,7 +130,7 @@ func (s *suite) testProcesses(t *testing.T) {
 }
 
 // do runs a replica command that must succeed.
-func (e *env) do(r *Replica, req Request) Reply {
+func (e *env) do(r *replica.Process, req replica.Request) replica.Reply {
 	e.t.Helper()
 	rep, err := r.Do(e.ctx, req)
 	must(e.t, err, "replica %s %s", req.Op, req.Path)
@@ -150,7 +151,7 @@ func (s *suite) testF11(t *testing.T) {
 	for round := range 5 {
 		r := e.replica()
 		after := 1 + rng.IntN(30)
-		_, err := r.Do(e.ctx, Request{Op: "put-loop", Path: p, Loop: []Content{b, a}, After: after})
+		_, err := r.Do(e.ctx, replica.Request{Op: "put-loop", Path: p, Loop: []replica.Content{b, a}, After: after})
 		must(t, err, "put-loop")
 		// The loop is running; a random pause picks the moment of the kill.
 		// Every moment is valid, so this is no synchronisation.

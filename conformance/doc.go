@@ -52,7 +52,7 @@
 // ErrInvalidPath, ErrInvalidOffset, ErrConflict, ErrClosed,
 // context.Canceled), and errors.As to *driver.Error checks the driver name,
 // operation and path. A replica's errors cross the process boundary by kind:
-// a failed Replica.Do returns a *RemoteError that errors.Is matches the same
+// a failed Replica.Do returns a *replica.RemoteError that errors.Is matches the same
 // way. Tests that open URLs check that a password never shows in an error.
 //
 // # Consistency

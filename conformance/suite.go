@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/berthio/berth/driver"
+	"github.com/berthio/berth/replica"
 )
 
 // Harness describes one backend under test.
@@ -79,7 +80,7 @@ func Run(t *testing.T, h Harness) {
 		fn   func(*testing.T)
 	}{
 		{"Paths", s.testPaths},
-		{"Content", s.testContent},
+		{"replica.Content", s.testContent},
 		{"Reader", s.testReader},
 		{"Stat", s.testStat},
 		{"List", s.testList},
@@ -313,12 +314,21 @@ func (e *env) crossProcess() {
 
 // replica starts a replica process on the harness URL, killed when the test
 // ends.
-func (e *env) replica() *Replica {
+func (e *env) replica() *replica.Process {
 	e.t.Helper()
-	r := &Replica{URL: e.s.h.URL}
+	r := &replica.Process{URL: e.s.h.URL}
 	if err := r.Start(e.t.Context()); err != nil {
 		e.t.Fatal(err)
 	}
 	e.t.Cleanup(func() { _ = r.Kill() })
 	return r
 }
+
+// ReplicaMain turns the test binary into a replica process when the suite
+// starts one (see package replica). Call it first thing in TestMain:
+//
+//	func TestMain(m *testing.M) {
+//		conformance.ReplicaMain(drivers.Registry())
+//		os.Exit(m.Run())
+//	}
+func ReplicaMain(reg *driver.Registry) { replica.Main(reg) }

@@ -1,15 +1,40 @@
-package conformance
+// Package replica lets one process drive a Berth driver in another OS
+// process: a small line-based JSON protocol (Request, Reply) that a replica
+// serves on stdin and stdout (Main, Serve), and Process, the parent's
+// handle on a replica. The conformance suite uses it to prove semantics
+// across processes, and the bench CLI to run registry replicas.
+//
+// # Configuration
+//
+// A replica is any binary that calls Main first thing (a test binary from
+// TestMain, or a command): when EnvURL is set, Main opens that driver URL
+// and serves. Process starts one, by default the running executable with
+// -test.run=^$.
+//
+// # Errors
+//
+// A failed command comes back as *RemoteError whose kind (driver.ErrNotFound,
+// driver.ErrConflict, ...) errors.Is matches on the parent's side.
+//
+// # Consistency
+//
+// A replica serves one command at a time, in order. Large payloads travel
+// as a seed and a length (Content), and both sides compute the bytes with
+// Payload.
+package replica
 
 import (
 	"bufio"
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"os"
 	"os/exec"
 	"strings"
@@ -19,9 +44,9 @@ import (
 	"github.com/berthio/berth/driver"
 )
 
-// EnvReplicaURL names the environment variable that turns a test binary into
-// a replica: ReplicaMain opens the driver URL it holds and serves commands.
-const EnvReplicaURL = "BERTH_REPLICA_URL"
+// EnvURL names the environment variable that turns a test binary into
+// a replica: Main opens the driver URL it holds and serves commands.
+const EnvURL = "BERTH_REPLICA_URL"
 
 // maxLine bounds one protocol line (a request or reply with inline data).
 const maxLine = 256 << 20
@@ -139,12 +164,12 @@ func errReply(id int64, err error) Reply {
 	return Reply{ID: id, Kind: kindName(err), Err: err.Error()}
 }
 
-// ReplicaMain turns the running binary into a replica when EnvReplicaURL is
+// Main turns the running binary into a replica when EnvURL is
 // set: it opens that URL with reg, serves Requests on stdin until EOF or
 // "exit", and exits the process. Otherwise it returns at once. Call it first
 // thing in TestMain.
-func ReplicaMain(reg *driver.Registry) {
-	u := os.Getenv(EnvReplicaURL)
+func Main(reg *driver.Registry) {
+	u := os.Getenv(EnvURL)
 	if u == "" {
 		return
 	}
@@ -156,16 +181,16 @@ func ReplicaMain(reg *driver.Registry) {
 		os.Exit(2)
 	}
 	_ = enc.Encode(Reply{OK: true, Driver: d.Name(), PID: os.Getpid()})
-	if err := ServeReplica(ctx, d, os.Stdin, os.Stdout); err != nil {
+	if err := Serve(ctx, d, os.Stdin, os.Stdout); err != nil {
 		fmt.Fprintln(os.Stderr, "replica:", err)
 		os.Exit(1)
 	}
 	os.Exit(0)
 }
 
-// ServeReplica runs the command loop on d until in ends or an exit command;
+// Serve runs the command loop on d until in ends or an exit command;
 // a failing put-loop ends it with that error.
-func ServeReplica(ctx context.Context, d driver.Driver, in io.Reader, out io.Writer) error {
+func Serve(ctx context.Context, d driver.Driver, in io.Reader, out io.Writer) error {
 	srv := &replicaServer{d: d, writers: map[int]driver.FileWriter{}}
 	enc := json.NewEncoder(out)
 	sc := bufio.NewScanner(in)
@@ -217,7 +242,7 @@ func (s *replicaServer) do(ctx context.Context, req Request) Reply {
 		if err != nil {
 			return fail(err)
 		}
-		ok.Data, ok.Size, ok.Digest = b, int64(len(b)), digest(b)
+		ok.Data, ok.Size, ok.Digest = b, int64(len(b)), Digest(b)
 	case "stat":
 		fi, err := s.d.Stat(ctx, req.Path)
 		if err != nil {
@@ -297,11 +322,11 @@ func (s *replicaServer) putLoop(ctx context.Context, req Request, enc *json.Enco
 	}
 }
 
-// Replica is another OS process serving the replica protocol on the same
+// Process is another OS process serving the replica protocol on the same
 // backend: by default this test binary re-executed with -test.run=^$ and
-// EnvReplicaURL set, so its TestMain must call ReplicaMain. Do is safe for
+// EnvURL set, so its TestMain must call Main (or conformance.ReplicaMain). Do is safe for
 // one goroutine at a time.
-type Replica struct {
+type Process struct {
 	// URL is the driver URL the replica opens.
 	URL string
 	// Command is the program and its arguments; empty: os.Executable() with
@@ -325,7 +350,7 @@ type Replica struct {
 
 // Start starts the process and waits for its hello. ctx bounds the process's
 // whole life: when ctx is done the process is killed.
-func (r *Replica) Start(ctx context.Context) error {
+func (r *Process) Start(ctx context.Context) error {
 	args := r.Command
 	if len(args) == 0 {
 		exe, err := os.Executable()
@@ -337,11 +362,11 @@ func (r *Replica) Start(ctx context.Context) error {
 	cmd := exec.CommandContext(ctx, args[0], args[1:]...)
 	env := make([]string, 0, len(os.Environ())+len(r.Env)+1)
 	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, EnvReplicaURL+"=") {
+		if !strings.HasPrefix(kv, EnvURL+"=") {
 			env = append(env, kv)
 		}
 	}
-	cmd.Env = append(append(env, r.Env...), EnvReplicaURL+"="+r.URL)
+	cmd.Env = append(append(env, r.Env...), EnvURL+"="+r.URL)
 	cmd.Stderr = &r.stderr
 	if r.Stderr != nil {
 		cmd.Stderr = io.MultiWriter(&r.stderr, r.Stderr)
@@ -365,7 +390,7 @@ func (r *Replica) Start(ctx context.Context) error {
 
 	hello, err := r.await(ctx, 0)
 	if err != nil {
-		return fmt.Errorf("replica did not start (does the test binary's TestMain call conformance.ReplicaMain?): %w", err)
+		return fmt.Errorf("replica did not start (does the binary call replica.Main first thing, e.g. from TestMain?): %w", err)
 	}
 	if err := hello.Error("open " + redactURL(r.URL)); err != nil {
 		<-r.done
@@ -375,7 +400,7 @@ func (r *Replica) Start(ctx context.Context) error {
 	return nil
 }
 
-func (r *Replica) readReplies(stdout io.Reader) {
+func (r *Process) readReplies(stdout io.Reader) {
 	sc := bufio.NewScanner(stdout)
 	sc.Buffer(make([]byte, 0, 64<<10), maxLine)
 	for sc.Scan() {
@@ -393,7 +418,7 @@ func (r *Replica) readReplies(stdout io.Reader) {
 }
 
 // await returns the reply with the given ID, skipping stale ones.
-func (r *Replica) await(ctx context.Context, id int64) (Reply, error) {
+func (r *Process) await(ctx context.Context, id int64) (Reply, error) {
 	for {
 		select {
 		case rep, ok := <-r.replies:
@@ -411,7 +436,7 @@ func (r *Replica) await(ctx context.Context, id int64) (Reply, error) {
 
 // Do sends req and waits for its reply. The error is the transport's, or the
 // command's as a *RemoteError whose kind errors.Is matches.
-func (r *Replica) Do(ctx context.Context, req Request) (Reply, error) {
+func (r *Process) Do(ctx context.Context, req Request) (Reply, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.nextID++
@@ -431,10 +456,10 @@ func (r *Replica) Do(ctx context.Context, req Request) (Reply, error) {
 }
 
 // PID is the replica's process id.
-func (r *Replica) PID() int { return r.pid }
+func (r *Process) PID() int { return r.pid }
 
 // Kill kills the process with SIGKILL (no cleanup runs) and waits for it.
-func (r *Replica) Kill() error {
+func (r *Process) Kill() error {
 	if err := r.cmd.Process.Kill(); err != nil && !errors.Is(err, os.ErrProcessDone) {
 		return fmt.Errorf("replica: kill: %w", err)
 	}
@@ -444,7 +469,7 @@ func (r *Replica) Kill() error {
 
 // Wait closes the replica's stdin, which ends its command loop, and waits for
 // it to exit.
-func (r *Replica) Wait() error {
+func (r *Process) Wait() error {
 	_ = r.stdin.Close()
 	<-r.done
 	if r.waitErr != nil {
@@ -454,7 +479,7 @@ func (r *Replica) Wait() error {
 }
 
 // StderrTail returns the last 64 KiB the replica wrote to stderr.
-func (r *Replica) StderrTail() string { return r.stderr.String() }
+func (r *Process) StderrTail() string { return r.stderr.String() }
 
 // tail keeps the last 64 KiB written to it.
 type tail struct {
@@ -493,7 +518,19 @@ func redactURL(u string) string {
 	return scheme + "://" + rest
 }
 
-func digest(b []byte) string {
+// Digest returns the sha256 of b in hex, as replies carry it.
+func Digest(b []byte) string {
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:])
+}
+
+// Payload returns n pseudo-random bytes determined by seed: what a replica
+// writes for Content{Seed, N}, so either side can check the other's digest.
+func Payload(seed uint64, n int64) []byte {
+	var key [32]byte
+	binary.LittleEndian.PutUint64(key[:], seed)
+	binary.LittleEndian.PutUint64(key[8:], uint64(n))
+	b := make([]byte, n)
+	_, _ = rand.NewChaCha8(key).Read(b)
+	return b
 }
