@@ -2,7 +2,7 @@
 GO ?= go
 PKGS := ./...
 
-.PHONY: test check fmt-check vet unit bench bench-nasfs demo
+.PHONY: test check fmt-check vet unit bench bench-nasfs demo backends-up backends-down
 
 # Everything: formatting, vet, then every test with the race detector,
 # the conformance suite on every configured backend included.
@@ -30,3 +30,12 @@ bench-nasfs:
 # The README's first command.
 demo:
 	$(GO) run ./cmd/bench
+
+# Real servers for the tests (MinIO; one-node Ceph: RADOS, S3 and Swift via
+# radosgw) as plain processes on 127.0.0.1; settings go to backends.env,
+# which internal/testenv reads. KEEP=1 backends-down keeps the state and logs.
+backends-up:
+	bash scripts/backends/up.sh
+
+backends-down:
+	bash scripts/backends/down.sh

@@ -23,8 +23,8 @@
 //		})
 //	}
 //
-// Cross-process tests re-execute the test binary as a replica (see Replica
-// and ReplicaMain), so the package that calls Run adds the same TestMain as
+// Cross-process tests re-execute the test binary as a replica (see package
+// replica and ReplicaMain), so the package that calls Run adds the same TestMain as
 // this package's own tests:
 //
 //	func TestMain(m *testing.M) {
@@ -42,8 +42,8 @@
 // the test for anything still visible (Walk of "/" on an empty backend) or
 // any new Leftovers entry. Each leftover is reported once.
 //
-// This package's own TestConformance runs the suite on the memory driver,
-// and, when BERTH_CONFORMANCE_URL holds a driver URL, on that backend too
+// This package's own TestConformance runs the suite on the memory and nasfs
+// drivers, and, when BERTH_CONFORMANCE_URL holds a driver URL, on that backend too
 // (BERTH_CONFORMANCE_ALLOW_NONEMPTY=1 sets AllowNonEmpty).
 //
 // # Errors
@@ -52,8 +52,8 @@
 // ErrInvalidPath, ErrInvalidOffset, ErrConflict, ErrClosed,
 // context.Canceled), and errors.As to *driver.Error checks the driver name,
 // operation and path. A replica's errors cross the process boundary by kind:
-// a failed Replica.Do returns a *replica.RemoteError that errors.Is matches the same
-// way. Tests that open URLs check that a password never shows in an error.
+// a failed replica.Process.Do returns a *replica.RemoteError that errors.Is
+// matches the same way. Tests that open URLs check that a password never shows in an error.
 //
 // # Consistency
 //
