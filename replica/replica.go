@@ -70,7 +70,8 @@ func (c Content) Bytes() []byte {
 
 // Request is one command to a replica, one JSON object per line on its stdin.
 //
-// Ops: put {path, content}, get {path}, stat {path}, list {path},
+// Ops: put {path, content}, get {path}, digest {path} (streams the file,
+// replies its size and sha256 only), stat {path}, list {path},
 // move {path, dest}, delete {path}, writer-open {path, append} -> handle,
 // write {handle, content} -> size, size {handle}, close {handle},
 // commit {handle}, cancel {handle}, put-loop {path, loop, after}, exit.
@@ -243,6 +244,18 @@ func (s *replicaServer) do(ctx context.Context, req Request) Reply {
 			return fail(err)
 		}
 		ok.Data, ok.Size, ok.Digest = b, int64(len(b)), Digest(b)
+	case "digest":
+		r, err := s.d.Reader(ctx, req.Path, 0)
+		if err != nil {
+			return fail(err)
+		}
+		h := sha256.New()
+		n, err := io.Copy(h, r)
+		r.Close()
+		if err != nil {
+			return fail(err)
+		}
+		ok.Size, ok.Digest = n, hex.EncodeToString(h.Sum(nil))
 	case "stat":
 		fi, err := s.d.Stat(ctx, req.Path)
 		if err != nil {
