@@ -289,10 +289,15 @@ func (b *backend) toTrash(name string) (bool, error) {
 		}
 		return false, fmt.Errorf("move to trash: %w", err)
 	}
-	if err := b.root.RemoveAll(dst); err != nil {
-		return true, fmt.Errorf("empty trash: %w", err)
+	var err error
+	// A fenced writer may still link a file into the moved directory
+	// before it notices; it removes it again, and so do we.
+	for range 3 {
+		if err = b.root.RemoveAll(dst); err == nil {
+			return true, nil
+		}
 	}
-	return true, nil
+	return true, fmt.Errorf("empty trash: %w", err)
 }
 
 func (b *backend) RedirectURL(*http.Request, string) (string, error) { return "", nil }

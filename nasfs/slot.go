@@ -17,40 +17,46 @@ import (
 
 // An upload slot is the directory .berth/uploads/<path>~u. It holds the
 // upload's state as a chain of immutable records v.<n> (16 hex digits), the
-// data segments seg.<writer> (one per writer session) and staging files.
+// data segments seg.<writer> (one per writer session), staging files t.*,
+// and, once the upload is committed or cancelled, the seal.
 //
-// A record is published by link(2)ing a fully written, fsynced file to the
-// next name in the chain. link fails with EEXIST if that name exists, on
-// local filesystems and on NFS alike, so publishing is a compare-and-swap:
-// of two processes that read record n, exactly one publishes n+1. No lock
-// and no flock is involved.
+// A record is published by link(2)ing a fully written file to the next name
+// in the chain. link fails with EEXIST if that name exists, on local
+// filesystems and on NFS alike, so publishing is a compare-and-swap: of two
+// processes that read record n, exactly one publishes n+1. No lock and no
+// flock is involved. A slot with no record holds the fresh upload of the
+// process that created the directory, with nothing durable yet: the
+// directory is the first record, which saves an inode on every upload.
 //
-// Every writer session writes only its own segment, so bytes of two
-// writers can never interleave; a segment becomes part of the upload only
-// when its writer publishes a record naming it (Close), and is never
-// written again after that.
+// Every writer session writes only its own segment, so bytes of two writers
+// can never interleave; a segment becomes part of the upload only when its
+// writer publishes a record naming it (Close), and is never written again
+// after that.
 //
-// Records are only removed with the whole slot (Commit, Cancel, Delete). A
-// writer that finds its slot directory moved or its predecessor record
-// replaced has been fenced and gets ErrConflict.
+// Commit and Cancel end the chain by linking an existing file of the slot
+// to the name sealed.<n>, n the number of the head they own (again a
+// compare-and-swap, and no new inode), then checking that record n is
+// still the head. A publisher building on record n checks for sealed.<n>
+// after linking its record. Of a sealer and a publisher on one head, at
+// most one succeeds; a stale sealer's seal names an old head, so it can
+// neither block nor end the upload. A sealed slot is moved to the trash as
+// a whole.
+//
+// A writer that finds its slot moved (Delete), its predecessor record
+// replaced, or the slot sealed has been fenced and gets ErrConflict.
 
-const (
-	statusOpen      = "open"
-	statusCommitted = "committed"
-	statusCancelled = "cancelled"
-)
+func sealName(n uint64) string { return fmt.Sprintf("sealed.%016x", n) }
 
 type segment struct {
 	Name string `json:"name"`
 	Size int64  `json:"size"`
 }
 
-// record is one state of an upload.
+// record is one state of an upload in progress.
 type record struct {
 	Upload   string    `json:"upload"` // identity of the upload
 	Writer   string    `json:"writer"` // the writer session that owns it
 	Nonce    string    `json:"nonce"`  // tells two records of one number apart
-	Status   string    `json:"status"`
 	Segments []segment `json:"segments"`
 }
 
@@ -63,10 +69,12 @@ func (r *record) size() int64 {
 }
 
 var (
-	// errLost: another process published the next record first.
-	errLost = errors.New("lost the race for the next upload record")
+	// errLost: another process published or sealed first.
+	errLost = errors.New("lost the race for the upload")
 	// errGone: the slot was deleted or replaced while we held it.
 	errGone = errors.New("upload slot was deleted or replaced")
+	// errSealed: the upload was committed or cancelled.
+	errSealed = errors.New("upload was committed or cancelled")
 )
 
 func versionName(n uint64) string { return fmt.Sprintf("v.%016x", n) }
@@ -80,9 +88,7 @@ type slot struct {
 
 // openSlot opens the slot of an upload path, creating it if create is set.
 // fresh reports that this call created the directory: the slot then holds
-// a new, empty upload owned by the caller, with no record yet (the
-// directory itself is the first record, which saves an inode on every
-// upload).
+// a new, empty upload owned by the caller, with no record yet.
 func (b *backend) openSlot(p string, create bool) (s *slot, fresh bool, err error) {
 	name := slotRel(p)
 	for range retries {
@@ -100,7 +106,7 @@ func (b *backend) openSlot(p string, create bool) (s *slot, fresh bool, err erro
 				fresh = true
 			case errors.Is(err, fs.ErrExist):
 			case errors.Is(err, fs.ErrNotExist):
-				continue // a parent was pruned meanwhile
+				continue // a parent was removed meanwhile
 			default:
 				return nil, false, err
 			}
@@ -128,25 +134,34 @@ func (s *slot) closed() bool { return s.dir == nil }
 
 // head is the newest record file of a slot as one process read it.
 type head struct {
-	n   uint64  // number of the newest record file; 0: none
-	raw []byte  // its bytes, to tell whether it is still there
-	rec *record // the newest record that parses; nil: none
+	n      uint64  // number of the newest record file; 0: none
+	raw    []byte  // its bytes, to tell whether it is still there
+	rec    *record // the newest record that parses
+	sealed bool    // the upload was committed or cancelled
+}
+
+func (h head) same(o head) bool { return h.n == o.n && bytes.Equal(h.raw, o.raw) }
+
+// names lists the slot directory.
+func (s *slot) names() ([]string, error) {
+	d, err := s.dir.Open(".")
+	if err != nil {
+		return nil, err
+	}
+	defer d.Close()
+	return d.Readdirnames(-1)
 }
 
 // latest reads the head of the chain. A record published without fsync
-// (open and commit records: only Close promises durability) may be empty
-// after a crash; the state is then the newest record that parses.
+// (only Close promises durability) may be empty after a crash; the state is
+// then the newest record that parses.
 func (s *slot) latest() (head, error) {
 	for range retries {
-		d, err := s.dir.Open(".")
+		names, err := s.names()
 		if err != nil {
 			return head{}, err
 		}
-		names, err := d.Readdirnames(-1)
-		d.Close()
-		if err != nil {
-			return head{}, err
-		}
+		var h head
 		var nums []uint64
 		for _, name := range names {
 			if hex, ok := strings.CutPrefix(name, "v."); ok {
@@ -155,14 +170,17 @@ func (s *slot) latest() (head, error) {
 				}
 			}
 		}
+		h.sealed = slices.Contains(names, sealName(0))
 		if len(nums) == 0 {
-			return head{rec: freshRecord()}, nil
+			h.rec = freshRecord()
+			return h, nil
 		}
 		slices.Sort(nums)
-		h := head{n: nums[len(nums)-1]}
+		h.n = nums[len(nums)-1]
+		h.sealed = slices.Contains(names, sealName(h.n))
 		h.raw, err = s.dir.ReadFile(versionName(h.n))
 		if errors.Is(err, fs.ErrNotExist) {
-			continue // slot being torn down; look again
+			continue // removed by a publisher that lost; look again
 		}
 		if err != nil {
 			return head{}, err
@@ -188,7 +206,7 @@ func (s *slot) latest() (head, error) {
 
 // freshRecord is the state of a slot with no record: an upload opened by
 // the process that created the directory, with nothing durable yet.
-func freshRecord() *record { return &record{Status: statusOpen} }
+func freshRecord() *record { return &record{} }
 
 func parseRecord(raw []byte) *record {
 	var rec record
@@ -199,8 +217,8 @@ func parseRecord(raw []byte) *record {
 }
 
 // publish writes rec as the record after h, fsynced if durable. It returns
-// errLost if another process published after h first and errGone if the
-// slot was deleted or replaced. On success it returns the new head.
+// errLost if another process published after h or sealed the slot first,
+// and errGone if the slot was deleted. On success it returns the new head.
 func (s *slot) publish(h head, rec *record, durable bool) (head, error) {
 	rec.Nonce = randomID()
 	data, err := json.Marshal(rec)
@@ -235,13 +253,20 @@ func (s *slot) publish(h head, rec *record, durable bool) (head, error) {
 	case err != nil:
 		return head{}, err
 	}
-	// The chain may have been torn down and begun anew in this directory
-	// since we read h: then record h.n is gone or another one.
+	// Record h.n must still be the one we read (the chain may have been
+	// torn down and begun anew in this directory), and no one may have
+	// sealed the slot meanwhile.
+	lost := false
 	if h.n > 0 {
-		if cur, err := s.dir.ReadFile(versionName(h.n)); err != nil || !bytes.Equal(cur, h.raw) {
-			s.dir.Remove(next)
-			return head{}, errLost
-		}
+		cur, err := s.dir.ReadFile(versionName(h.n))
+		lost = err != nil || !bytes.Equal(cur, h.raw)
+	}
+	if _, err := s.dir.Lstat(sealName(h.n)); err == nil {
+		lost = true
+	}
+	if lost {
+		s.dir.Remove(next)
+		return head{}, errLost
 	}
 	if durable {
 		if err := s.syncDir(); err != nil {
@@ -252,6 +277,43 @@ func (s *slot) publish(h head, rec *record, durable bool) (head, error) {
 		return head{}, err
 	}
 	return head{n: h.n + 1, raw: data, rec: rec}, nil
+}
+
+// seal ends the upload whose head is h: it links an existing file of the
+// slot (src, or a new empty file when src is "") to the seal name, then
+// checks that h is still the head. On errLost the seal is withdrawn.
+func (s *slot) seal(h head, src string) error {
+	name := sealName(h.n)
+	var err error
+	if src != "" {
+		err = s.dir.Link(src, name)
+	} else {
+		var f *os.File
+		if f, err = s.dir.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644); err == nil {
+			f.Close()
+		}
+	}
+	switch {
+	case errors.Is(err, fs.ErrExist):
+		return errLost
+	case errors.Is(err, fs.ErrNotExist):
+		return errGone
+	case err != nil:
+		return err
+	}
+	cur, err := s.latest()
+	switch {
+	case err != nil:
+		err = errGone // the slot was moved and emptied under us
+	case !cur.same(h):
+		err = errLost
+	default:
+		err = s.check()
+	}
+	if err != nil {
+		s.dir.Remove(name) // withdraw: the upload is not ours to end
+	}
+	return err
 }
 
 func (s *slot) syncDir() error {
@@ -278,34 +340,18 @@ func (s *slot) check() error {
 	return nil
 }
 
-// teardown removes a finished upload whose terminal record is number
-// last. Normally the whole slot goes to the trash in one rename, so no one
-// ever sees it half removed. If a new upload began in the slot after the
-// terminal record, only the finished chain's files are removed.
-func (s *slot) teardown(last uint64) {
-	if h, err := s.latest(); err == nil && h.n == last && s.check() == nil {
+// teardown moves a sealed slot to the trash in one rename, so no one ever
+// sees it half removed, and empties the trash entry. A slot that another
+// process already moved (a helping writer, Delete) is left alone.
+func (s *slot) teardown() {
+	if s.check() == nil {
 		s.b.toTrash(s.name)
-		return
-	}
-	for n := uint64(1); n <= last; n++ {
-		raw, err := s.dir.ReadFile(versionName(n))
-		rec := parseRecord(raw)
-		if err != nil || rec == nil {
-			continue
-		}
-		s.dir.Remove("seg." + rec.Writer)
-		for _, seg := range rec.Segments {
-			s.dir.Remove(seg.Name)
-		}
-	}
-	for n := uint64(1); n <= last; n++ {
-		s.dir.Remove(versionName(n))
 	}
 }
 
 // conflict turns a lost race into the error callers see.
 func conflict(err error) error {
-	if errors.Is(err, errLost) || errors.Is(err, errGone) {
+	if errors.Is(err, errLost) || errors.Is(err, errGone) || errors.Is(err, errSealed) {
 		return driver.Errorf(driver.ErrConflict, "upload was taken over, committed, cancelled or deleted by another writer")
 	}
 	return err

@@ -76,8 +76,8 @@ func (b *backend) sweepSlots(ctx context.Context, dir string, old func(fs.FileIn
 		if s.dir, err = b.root.OpenRoot(name); err != nil {
 			continue
 		}
-		if h, err := s.latest(); err == nil && h.rec.Status != statusOpen {
-			s.teardown(h.n)
+		if h, err := s.latest(); err == nil && h.sealed {
+			s.teardown()
 		}
 		s.close()
 	}
@@ -91,7 +91,8 @@ func (b *backend) sweepSlots(ctx context.Context, dir string, old func(fs.FileIn
 func Leftovers(dir string) ([]string, error) {
 	var out []string
 	err := walkFiles(path.Join(dir, internalDir), func(p string, isDir bool) bool {
-		if isDir && !strings.HasSuffix(p, slotSuffix) {
+		inTrash := path.Dir(p) == path.Join(dir, trashDir)
+		if isDir && !inTrash && !strings.HasSuffix(p, slotSuffix) {
 			return false // skeleton directory: not a leftover by itself
 		}
 		out = append(out, strings.TrimPrefix(p, dir))

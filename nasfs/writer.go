@@ -2,7 +2,6 @@ package nasfs
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -14,64 +13,58 @@ import (
 
 // Writer opens a writer session on the upload at p. A new upload (append
 // false) replaces any upload in progress there; append continues the one in
-// progress. Either way the session publishes a record naming itself the
-// owner, which fences every earlier session (CONTRACT 5).
+// progress. Unless it created the slot itself, the session publishes a
+// record naming itself the owner, which fences every earlier session
+// (CONTRACT 5).
 func (b *backend) Writer(_ context.Context, p string, append bool) (driver.FileWriter, error) {
-	s, fresh, err := b.openSlot(p, !append)
-	if errors.Is(err, fs.ErrNotExist) && append {
-		return nil, driver.Errorf(driver.ErrNotFound, "no upload in progress")
-	}
-	if err != nil {
-		return nil, err
-	}
-	w := &writer{b: b, slot: s, path: p, id: randomID()}
-	if fresh {
-		w.head = head{rec: &record{Upload: randomID(), Status: statusOpen}}
-		return w, nil
-	}
 	for range retries {
+		s, fresh, err := b.openSlot(p, !append)
+		if errors.Is(err, fs.ErrNotExist) && append {
+			return nil, driver.Errorf(driver.ErrNotFound, "no upload in progress")
+		}
+		if err != nil {
+			return nil, err
+		}
+		w := &writer{b: b, slot: s, path: p, id: randomID()}
+		if fresh {
+			w.head = head{rec: &record{Upload: randomID()}}
+			return w, nil
+		}
 		h, err := s.latest()
 		if err != nil {
 			s.close()
 			return nil, err
 		}
-		next := &record{Upload: randomID(), Writer: w.id, Status: statusOpen}
-		if append {
-			if h.rec.Status != statusOpen {
+		if h.sealed {
+			if append {
 				s.close()
 				return nil, driver.Errorf(driver.ErrNotFound, "no upload in progress")
 			}
+			// The previous upload here was committed or cancelled and its
+			// process has not moved the slot away yet, or died: do it.
+			s.teardown()
+			s.close()
+			continue
+		}
+		next := &record{Upload: randomID(), Writer: w.id}
+		if append {
 			next.Segments = h.rec.Segments
 			if h.rec.Upload != "" {
 				next.Upload = h.rec.Upload
 			}
 		}
 		h, err = s.publish(h, next, false)
-		if errors.Is(err, errLost) {
-			continue
-		}
-		if errors.Is(err, errGone) && !append {
-			// Deleted under us: start over in a fresh slot.
+		if errors.Is(err, errLost) || errors.Is(err, errGone) {
 			s.close()
-			if s, fresh, err = b.openSlot(p, true); err != nil {
-				return nil, err
-			}
-			w.slot = s
-			if fresh {
-				w.head = head{rec: &record{Upload: randomID(), Status: statusOpen}}
-				return w, nil
-			}
-			continue
+			continue // look again: a newer head, or a deleted slot
 		}
 		if err != nil {
 			s.close()
-			return nil, conflict(err)
+			return nil, err
 		}
-		w.head = h
-		w.base = next.size()
+		w.head, w.base = h, next.size()
 		return w, nil
 	}
-	s.close()
 	return nil, driver.Errorf(driver.ErrConflict, "too many writers racing for the upload")
 }
 
@@ -161,26 +154,26 @@ func (w *writer) segments() []segment {
 // this session's segment, so any instance's Writer(append) continues after
 // it (CONTRACT 3).
 func (w *writer) Close() error {
+	defer w.slot.close()
 	if err := w.flush(); err != nil {
 		return err
 	}
 	if w.written == 0 {
-		w.slot.close()
 		return nil // nothing new to make durable
 	}
-	next := &record{Upload: w.head.rec.Upload, Writer: w.id, Status: statusOpen, Segments: w.segments()}
+	next := &record{Upload: w.head.rec.Upload, Writer: w.id, Segments: w.segments()}
 	h, err := w.slot.publish(w.head, next, true)
-	if err == nil {
-		w.head, w.base, w.written = h, next.size(), 0
+	if err != nil {
+		return conflict(err)
 	}
-	w.slot.close()
-	return conflict(err)
+	w.head, w.base, w.written = h, next.size(), 0
+	return nil
 }
 
 // Commit assembles the segments into a staging file (a hard link when
-// there is one segment, which no one writes any more), publishes the
-// committed record (which fences every other session), then renames the
-// staging file over the path. The upload's slot is then torn down.
+// there is one segment, which no one writes any more), seals the slot
+// (which fences every other session), renames the staging file over the
+// path and moves the slot to the trash.
 func (w *writer) Commit(ctx context.Context) error {
 	if err := w.flush(); err != nil {
 		return err
@@ -188,24 +181,34 @@ func (w *writer) Commit(ctx context.Context) error {
 	if fi, err := w.b.root.Lstat(rel(w.path)); err == nil && fi.IsDir() {
 		return driver.Errorf(driver.ErrConflict, "%s is a directory", w.path)
 	}
-	segs := w.segments()
-	tmp, err := w.assemble(ctx, segs)
+	tmp, err := w.assemble(ctx, w.segments())
 	if err != nil {
 		return err
 	}
-	done := &record{Upload: w.head.rec.Upload, Writer: w.id, Status: statusCommitted, Segments: segs}
-	h, err := w.slot.publish(w.head, done, false)
-	if err != nil {
+	if err := w.slot.seal(w.head, w.sealSource()); err != nil {
 		w.b.root.Remove(tmp)
 		return conflict(err)
 	}
 	if err := w.b.renameInto(tmp, rel(w.path)); err != nil {
 		w.b.root.Remove(tmp)
+		w.slot.teardown()
 		return err
 	}
-	w.slot.teardown(h.n)
+	w.slot.teardown()
 	w.slot.close()
 	return nil
+}
+
+// sealSource names a file of the slot to link as the seal, so that sealing
+// creates no inode; "" when the session has none.
+func (w *writer) sealSource() string {
+	switch {
+	case w.written > 0:
+		return w.segName()
+	case w.head.n > 0:
+		return versionName(w.head.n)
+	}
+	return ""
 }
 
 func (w *writer) assemble(ctx context.Context, segs []segment) (string, error) {
@@ -267,8 +270,9 @@ func (w *writer) concat(ctx context.Context, dst *os.File, segs []segment) error
 	return nil
 }
 
-// Cancel publishes the cancelled record, fencing every other session, and
-// tears the slot down.
+// Cancel seals the slot, fencing every other session, and moves it to the
+// trash. Cancel of an upload that is already gone is a no-op; of an upload
+// another session took over, ErrConflict.
 func (w *writer) Cancel(context.Context) error {
 	if w.f != nil {
 		w.f.Close()
@@ -283,17 +287,15 @@ func (w *writer) Cancel(context.Context) error {
 	}
 	defer w.slot.close()
 	h, err := w.slot.latest()
-	if err != nil || h.rec.Status != statusOpen || (h.rec.Upload != w.head.rec.Upload && h.n > w.head.n) {
-		return nil // already gone, or a newer upload replaced it
+	if err != nil || h.sealed {
+		return nil // already gone
 	}
-	if h.n != w.head.n || !bytes.Equal(h.raw, w.head.raw) {
+	if !h.same(w.head) {
 		return conflict(errLost)
 	}
-	done := &record{Upload: w.head.rec.Upload, Writer: w.id, Status: statusCancelled, Segments: h.rec.Segments}
-	h, err = w.slot.publish(h, done, false)
-	if err != nil {
+	if err := w.slot.seal(h, w.sealSource()); err != nil {
 		return conflict(err)
 	}
-	w.slot.teardown(h.n)
+	w.slot.teardown()
 	return nil
 }
