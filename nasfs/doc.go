@@ -35,8 +35,12 @@
 // after which any process's Writer(append) continues from exactly there.
 // Opening a writer publishes a record naming the new session as owner,
 // which fences every earlier session: its next Close, Commit or Cancel
-// fails with ErrConflict. Commit links a single segment into place, or
-// concatenates several (copy_file_range where the kernel can) once.
+// fails with ErrConflict. Commit and Cancel seal the chain by linking a
+// file to sealed.<head>, the same compare-and-swap, so a stale session can
+// neither extend a finished upload nor end a live one. Commit links a
+// single segment into place, or concatenates several (copy_file_range
+// where the kernel can) once; the slot then goes to the trash in one
+// rename.
 //
 // Delete renames the subtree, and the upload slots under it, into
 // .berth/trash in one step each before removing them; a writer whose slot
@@ -45,8 +49,14 @@
 //
 // Empty directories are pruned after Delete and Move; a process creating a
 // file in a directory being pruned retries its mkdir. A process killed
-// mid-call can leave a staging file under .berth/tmp, invisible to List and
-// Walk.
+// mid-call can leave a staging file under .berth/tmp or a sealed slot,
+// invisible to List and Walk; Store.Sweep reclaims them.
+//
+// Cost: every upload pays a slot directory, and every Commit, PutContent
+// and Move a rename and an fsync of the target directory. On a disk where
+// creating an inode costs 0.3 ms, that is about 1 ms per upload over a bare
+// write+fsync; from 16 MiB up the stream runs at the speed of the disk (see
+// BenchmarkStream).
 //
 // # Escape hatches
 //
