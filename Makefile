@@ -4,10 +4,11 @@ PKGS := ./...
 
 .PHONY: test check fmt-check vet unit bench bench-nasfs demo backends-up backends-down
 
-# Everything: formatting, vet, then every test with the race detector,
-# the conformance suite on every configured backend included.
+# Everything: formatting, vet, then the real servers (installed and started
+# when missing, stopped afterwards) and every test with the race detector,
+# the conformance suite on every backend included.
 test: check
-	$(GO) test -race -count=1 -timeout 40m $(PKGS)
+	bash scripts/test.sh
 
 check: fmt-check vet
 	CGO_ENABLED=0 $(GO) build ./...
