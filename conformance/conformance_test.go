@@ -82,6 +82,12 @@ func TestConformance(t *testing.T) {
 		{"nasfs", true, func(t *testing.T) (conformance.Harness, string) {
 			return nasfsHarness(t), ""
 		}},
+		{"s3-minio", true, func(t *testing.T) (conformance.Harness, string) {
+			return s3Harness(t, s3Servers[0]), ""
+		}},
+		{"s3-rgw", true, func(t *testing.T) (conformance.Harness, string) {
+			return s3Harness(t, s3Servers[1]), ""
+		}},
 		{"url", false, func(t *testing.T) (conformance.Harness, string) {
 			u := os.Getenv("BERTH_CONFORMANCE_URL")
 			if u == "" {

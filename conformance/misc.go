@@ -41,12 +41,16 @@ func (s *suite) testRedirect(t *testing.T) {
 		}
 		data := e.payload(0, 100*kib+1)
 		e.put(e.d, e.p("f"), data)
-		u, err := e.fresh().RedirectURL(req(), e.p("f"))
-		must(t, err, "RedirectURL")
-		if u == "" {
-			t.Fatal("RedirectURL returned \"\" although the backend declares Redirect")
-		}
+		// A registry asks for the URL with the client's own request, GET or
+		// HEAD, and sends the client there with the same method.
 		for _, method := range []string{"GET", "HEAD"} {
+			in := req()
+			in.Method = method
+			u, err := e.fresh().RedirectURL(in, e.p("f"))
+			must(t, err, "RedirectURL for %s", method)
+			if u == "" {
+				t.Fatalf("RedirectURL for %s returned \"\" although the backend declares Redirect", method)
+			}
 			r, err := http.NewRequestWithContext(e.ctx, method, u, nil)
 			must(t, err, "request")
 			resp, err := http.DefaultClient.Do(r)

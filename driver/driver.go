@@ -189,3 +189,20 @@ type Capabilities struct {
 	// (or hosts) opened on the same configuration see one backend.
 	SharedAcrossProcesses bool
 }
+
+type sizeHintKey struct{}
+
+// WithSizeHint declares the size an upload will reach, for a Writer opened
+// with the returned context: backends that cut uploads into parts choose a
+// part size that fits it, and refuse with ErrTooLarge before any byte is
+// sent when it exceeds what they store. A registry knows it from a PUT or
+// PATCH Content-Length.
+func WithSizeHint(ctx context.Context, n int64) context.Context {
+	return context.WithValue(ctx, sizeHintKey{}, n)
+}
+
+// SizeHint returns the size declared with WithSizeHint.
+func SizeHint(ctx context.Context) (int64, bool) {
+	n, ok := ctx.Value(sizeHintKey{}).(int64)
+	return n, ok && n >= 0
+}

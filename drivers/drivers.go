@@ -24,11 +24,12 @@ import (
 	"github.com/berthio/berth/driver"
 	"github.com/berthio/berth/memory"
 	"github.com/berthio/berth/nasfs"
+	"github.com/berthio/berth/s3"
 )
 
 // Factories returns the factories of every cgo-free driver.
 func Factories() []driver.Factory {
-	return []driver.Factory{memory.Factory, nasfs.Factory}
+	return []driver.Factory{memory.Factory, nasfs.Factory, s3.Factory}
 }
 
 // Registry returns a new registry holding Factories.

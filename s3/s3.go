@@ -1,0 +1,199 @@
+package s3
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+
+	"github.com/berthio/berth/driver"
+)
+
+// Name is the registered driver name and URL scheme.
+const Name = "s3"
+
+// MaxObjectSize is S3's largest object.
+const MaxObjectSize = 5 << 40
+
+// backend translates driver calls to S3 requests. New (client.go) builds it.
+type backend struct {
+	cfg     Config
+	client  *s3.Client
+	presign *s3.PresignClient
+	bucket  string
+	prefix  string // RootDirectory without leading or trailing '/'; "" for the bucket root
+}
+
+var _ driver.Backend = (*backend)(nil)
+
+func (b *backend) Name() string { return Name }
+
+func (b *backend) Capabilities() driver.Capabilities {
+	return driver.Capabilities{
+		Listing:               driver.Strong,
+		Fencing:               driver.FencingStrict,
+		Redirect:              !b.cfg.DisableRedirect,
+		MaxObjectSize:         MaxObjectSize,
+		SharedAcrossProcesses: true,
+	}
+}
+
+// key maps a driver path to an object key: the root directory, then the
+// path without its leading '/', as distribution's s3 driver lays keys out.
+func (b *backend) key(p string) string {
+	if b.prefix == "" {
+		return strings.TrimPrefix(p, "/")
+	}
+	if p == "/" {
+		return b.prefix
+	}
+	return b.prefix + p
+}
+
+// dirKey is the key prefix of everything below directory p.
+func (b *backend) dirKey(p string) string {
+	if p == "/" {
+		if b.prefix == "" {
+			return ""
+		}
+		return b.prefix + "/"
+	}
+	return b.key(p) + "/"
+}
+
+// path maps an object key back to a driver path.
+func (b *backend) path(key string) string {
+	return "/" + strings.TrimPrefix(strings.TrimPrefix(key, b.prefix), "/")
+}
+
+// putInput fills the settings every object write shares.
+func (b *backend) putInput(key string, body []byte) *s3.PutObjectInput {
+	in := &s3.PutObjectInput{
+		Bucket:        &b.bucket,
+		Key:           aws.String(key),
+		Body:          bytes.NewReader(body),
+		ContentLength: aws.Int64(int64(len(body))),
+	}
+	in.ServerSideEncryption, in.SSEKMSKeyId = b.sse()
+	in.StorageClass, in.ACL = b.storageClass(), b.acl()
+	return in
+}
+
+func (b *backend) storageClass() types.StorageClass { return types.StorageClass(b.cfg.StorageClass) }
+func (b *backend) acl() types.ObjectCannedACL       { return types.ObjectCannedACL(b.cfg.ObjectACL) }
+
+func (b *backend) sse() (types.ServerSideEncryption, *string) {
+	switch b.cfg.SSE {
+	case "":
+		return "", nil
+	case string(types.ServerSideEncryptionAwsKms):
+		return types.ServerSideEncryptionAwsKms, aws.String(b.cfg.SSEKMSKeyID)
+	}
+	return types.ServerSideEncryption(b.cfg.SSE), nil
+}
+
+func (b *backend) GetContent(ctx context.Context, p string) ([]byte, error) {
+	out, err := b.client.GetObject(ctx, &s3.GetObjectInput{Bucket: &b.bucket, Key: aws.String(b.key(p))})
+	if err != nil {
+		return nil, err
+	}
+	defer out.Body.Close()
+	return io.ReadAll(out.Body)
+}
+
+func (b *backend) PutContent(ctx context.Context, p string, content []byte) error {
+	_, err := b.client.PutObject(ctx, b.putInput(b.key(p), content))
+	return err
+}
+
+// NewRangeReader asks for the range at once. Without a range (offset 0, to
+// the end) no Range header is sent: a plain GET is the fastest full read.
+// An offset at or past the end draws 416 from S3; a HEAD then tells an
+// empty read at the end from an invalid offset.
+func (b *backend) NewRangeReader(ctx context.Context, p string, offset, length int64) (io.ReadCloser, error) {
+	in := &s3.GetObjectInput{Bucket: &b.bucket, Key: aws.String(b.key(p))}
+	switch {
+	case length == 0:
+		return b.emptyAt(ctx, p, offset)
+	case length > 0:
+		in.Range = aws.String(fmt.Sprintf("bytes=%d-%d", offset, offset+length-1))
+	case offset > 0:
+		in.Range = aws.String(fmt.Sprintf("bytes=%d-", offset))
+	}
+	out, err := b.client.GetObject(ctx, in)
+	if err != nil {
+		if errors.Is(classify(err), driver.ErrInvalidOffset) {
+			return b.emptyAt(ctx, p, offset)
+		}
+		return nil, err
+	}
+	return out.Body, nil
+}
+
+// emptyAt returns an empty reader if offset is the size of p.
+func (b *backend) emptyAt(ctx context.Context, p string, offset int64) (io.ReadCloser, error) {
+	out, err := b.client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &b.bucket, Key: aws.String(b.key(p))})
+	if err != nil {
+		return nil, err
+	}
+	if size := aws.ToInt64(out.ContentLength); offset > size {
+		return nil, driver.Errorf(driver.ErrInvalidOffset, "offset %d is past the end (%d bytes)", offset, size)
+	}
+	return io.NopCloser(strings.NewReader("")), nil
+}
+
+// Stat is a HEAD of the object, or else a one-key listing that tells a
+// directory (any key below it) from nothing.
+func (b *backend) Stat(ctx context.Context, p string) (driver.FileInfo, error) {
+	if p != "/" {
+		out, err := b.client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &b.bucket, Key: aws.String(b.key(p))})
+		if err == nil {
+			return driver.FileInfoInternal{FileInfoFields: driver.FileInfoFields{
+				Path: p, Size: aws.ToInt64(out.ContentLength), ModTime: aws.ToTime(out.LastModified)}}, nil
+		}
+		if !errors.Is(classify(err), driver.ErrNotFound) {
+			return nil, err
+		}
+		out2, err := b.client.ListObjectsV2(ctx, &s3.ListObjectsV2Input{
+			Bucket: &b.bucket, Prefix: aws.String(b.dirKey(p)), MaxKeys: aws.Int32(1)})
+		if err != nil {
+			return nil, err
+		}
+		if len(out2.Contents) == 0 {
+			return nil, driver.ErrNotFound
+		}
+	}
+	return driver.FileInfoInternal{FileInfoFields: driver.FileInfoFields{Path: p, IsDir: true}}, nil
+}
+
+// List is a delimited listing, page by page.
+func (b *backend) List(ctx context.Context, p string) ([]string, error) {
+	prefix := b.dirKey(p)
+	var out []string
+	pages := s3.NewListObjectsV2Paginator(b.client, &s3.ListObjectsV2Input{
+		Bucket: &b.bucket, Prefix: aws.String(prefix), Delimiter: aws.String("/")})
+	for pages.HasMorePages() {
+		page, err := pages.NextPage(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, o := range page.Contents {
+			if k := aws.ToString(o.Key); k != prefix {
+				out = append(out, b.path(k))
+			}
+		}
+		for _, cp := range page.CommonPrefixes {
+			out = append(out, b.path(strings.TrimSuffix(aws.ToString(cp.Prefix), "/")))
+		}
+	}
+	if len(out) == 0 && p != "/" {
+		return nil, driver.ErrNotFound
+	}
+	return out, nil
+}

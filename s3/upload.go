@@ -1,0 +1,310 @@
+package s3
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
+
+	"github.com/berthio/berth/driver"
+)
+
+// An upload's state lives in the bucket, never in a process, under the slot
+// prefix .berth/uploads/<path>~u/ (under the root directory):
+//
+//   - v.<n> (16 hex digits): a chain of immutable JSON records. Each is
+//     written with PUT If-None-Match: *, which both MinIO and RGW let
+//     exactly one of several racing writers win: publishing record n+1 is
+//     a compare-and-swap on the head. The newest record is the state.
+//   - tail.<session>: the bytes a session closed that did not fill a part.
+//   - sealed.<n>: Commit and Cancel end the chain on head n, again with
+//     If-None-Match; a publisher on head n checks for it afterwards.
+//
+// The data is one multipart upload per upload, its id pinned in the
+// records (never found again with ListMultipartUploads). Part numbers are
+// reserved in the records: a session uploads only numbers below the
+// Reserved of a record it published itself, and a new session starts above
+// every earlier reservation, so a fenced session still uploading can never
+// overwrite a part of the session that took over. Extending a reservation
+// is a publish, so a fenced session learns it is fenced at its next part.
+
+// record is one state of an upload. Parts and Tail are the durable bytes:
+// only Close changes them; reservations carry them over unchanged.
+type record struct {
+	Upload   string `json:"upload"` // identity of the upload
+	Writer   string `json:"writer"` // the session that owns it
+	Nonce    string `json:"nonce"`  // tells two records of one number apart
+	UploadID string `json:"uploadId,omitempty"`
+	PartSize int64  `json:"partSize"`
+	Parts    []part `json:"parts,omitempty"`
+	Tail     *tail  `json:"tail,omitempty"`
+	// Reserved bounds the part numbers the owner may use: below it.
+	Reserved int32 `json:"reserved"`
+}
+
+type part struct {
+	N    int32  `json:"n"`
+	ETag string `json:"etag"`
+	Size int64  `json:"size"`
+}
+
+type tail struct {
+	Key  string `json:"key"`
+	Size int64  `json:"size"`
+}
+
+func (r *record) size() int64 {
+	var n int64
+	for _, p := range r.Parts {
+		n += p.Size
+	}
+	if r.Tail != nil {
+		n += r.Tail.Size
+	}
+	return n
+}
+
+// clone copies r for the next record.
+func (r *record) clone() *record {
+	c := *r
+	c.Parts = slices.Clone(r.Parts)
+	return &c
+}
+
+var (
+	errLost = errors.New("lost the race for the upload")
+)
+
+func randomID() string {
+	var b [8]byte
+	rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+func versionName(n uint64) string { return fmt.Sprintf("v.%016x", n) }
+func sealName(n uint64) string    { return fmt.Sprintf("sealed.%016x", n) }
+
+// slot is the state prefix of one upload path.
+type slot struct {
+	b      *backend
+	key    string // the upload's own key: where Commit makes it visible
+	prefix string // key prefix of the state, ending in '/'
+}
+
+func (b *backend) slot(p string) *slot {
+	return &slot{b: b, key: b.key(p), prefix: b.key(driver.InternalPrefix+"/uploads"+p+"~u") + "/"}
+}
+
+// head is the newest record as one process read it.
+type head struct {
+	n      uint64
+	etag   string // of record n, to tell whether it is still the same
+	rec    *record
+	sealed bool
+}
+
+func (h head) same(o head) bool { return h.n == o.n && h.etag == o.etag }
+
+// listing is what a slot holds: record numbers with their ETags, seals,
+// every key.
+type listing struct {
+	records map[uint64]string
+	seals   map[uint64]bool
+	keys    []string
+}
+
+func (s *slot) list(ctx context.Context) (listing, error) {
+	l := listing{records: map[uint64]string{}, seals: map[uint64]bool{}}
+	pages := s3.NewListObjectsV2Paginator(s.b.client, &s3.ListObjectsV2Input{Bucket: &s.b.bucket, Prefix: aws.String(s.prefix)})
+	for pages.HasMorePages() {
+		page, err := pages.NextPage(ctx)
+		if err != nil {
+			return l, err
+		}
+		for _, o := range page.Contents {
+			k := aws.ToString(o.Key)
+			l.keys = append(l.keys, k)
+			name := strings.TrimPrefix(k, s.prefix)
+			if hx, ok := strings.CutPrefix(name, "v."); ok {
+				if n, err := strconv.ParseUint(hx, 16, 64); err == nil {
+					l.records[n] = aws.ToString(o.ETag)
+				}
+			}
+			if hx, ok := strings.CutPrefix(name, "sealed."); ok {
+				if n, err := strconv.ParseUint(hx, 16, 64); err == nil {
+					l.seals[n] = true
+				}
+			}
+		}
+	}
+	return l, nil
+}
+
+// latest reads the head: a listing, then the newest record. n == 0 means no
+// upload.
+func (s *slot) latest(ctx context.Context) (head, error) {
+	for range 8 {
+		l, err := s.list(ctx)
+		if err != nil {
+			return head{}, err
+		}
+		var h head
+		for n := range l.records {
+			h.n = max(h.n, n)
+		}
+		if h.n == 0 {
+			return h, nil
+		}
+		h.etag, h.sealed = l.records[h.n], l.seals[h.n]
+		out, err := s.b.client.GetObject(ctx, &s3.GetObjectInput{Bucket: &s.b.bucket, Key: aws.String(s.prefix + versionName(h.n))})
+		if err != nil {
+			if errors.Is(classify(err), driver.ErrNotFound) {
+				continue // withdrawn by a publisher that lost; look again
+			}
+			return head{}, err
+		}
+		raw, err := io.ReadAll(out.Body)
+		out.Body.Close()
+		if err != nil {
+			return head{}, err
+		}
+		h.rec = &record{}
+		if err := json.Unmarshal(raw, h.rec); err != nil {
+			return head{}, fmt.Errorf("upload record %s%s: %w", s.prefix, versionName(h.n), err)
+		}
+		return h, nil
+	}
+	return head{}, errLost
+}
+
+// putIfAbsent creates key with body unless it exists. A retried request
+// whose first attempt did succeed gets 412 (F5): the body is read back and
+// compared, so our own write is not taken for someone else's. It reports
+// whether the object now holds body, and its ETag.
+func (b *backend) putIfAbsent(ctx context.Context, key string, body []byte) (bool, string, error) {
+	in := b.putInput(key, body)
+	in.IfNoneMatch = aws.String("*")
+	out, err := b.client.PutObject(ctx, in)
+	if err == nil {
+		return true, aws.ToString(out.ETag), nil
+	}
+	if !isPreconditionFailed(err) && !isServerError(err) {
+		return false, "", err
+	}
+	got, gerr := b.client.GetObject(ctx, &s3.GetObjectInput{Bucket: &b.bucket, Key: aws.String(key)})
+	if gerr != nil {
+		if errors.Is(classify(gerr), driver.ErrNotFound) && isServerError(err) {
+			return false, "", err // the server failed and wrote nothing
+		}
+		return false, "", gerr
+	}
+	defer got.Body.Close()
+	cur, rerr := io.ReadAll(got.Body)
+	if rerr != nil {
+		return false, "", rerr
+	}
+	return bytes.Equal(cur, body), aws.ToString(got.ETag), nil
+}
+
+// publish writes rec as the record after h. It returns errLost if another
+// process published after h, sealed h, or tore the chain down and began a
+// new one. On success it returns the new head.
+func (s *slot) publish(ctx context.Context, h head, rec *record) (head, error) {
+	rec.Nonce = randomID()
+	data, err := json.Marshal(rec)
+	if err != nil {
+		return head{}, err
+	}
+	key := s.prefix + versionName(h.n+1)
+	won, etag, err := s.b.putIfAbsent(ctx, key, data)
+	if err != nil {
+		return head{}, err
+	}
+	if !won {
+		return head{}, errLost
+	}
+	if h.n > 0 {
+		// Record h.n must still be the one we read, and not sealed.
+		l, err := s.list(ctx)
+		if err != nil {
+			return head{}, err
+		}
+		if l.records[h.n] != h.etag || l.seals[h.n] {
+			s.b.client.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: &s.b.bucket, Key: aws.String(key)})
+			return head{}, errLost
+		}
+	}
+	return head{n: h.n + 1, etag: etag, rec: rec}, nil
+}
+
+// seal ends the upload on head h, then checks h is still the head; on
+// errLost the seal is withdrawn.
+func (s *slot) seal(ctx context.Context, h head) error {
+	key := s.prefix + sealName(h.n)
+	won, _, err := s.b.putIfAbsent(ctx, key, []byte(randomID()))
+	if err != nil {
+		return err
+	}
+	if !won {
+		return errLost
+	}
+	cur, err := s.latest(ctx)
+	if err == nil && !cur.same(h) {
+		err = errLost
+	}
+	if err != nil {
+		s.b.client.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: &s.b.bucket, Key: aws.String(key)})
+	}
+	return err
+}
+
+// teardown removes a sealed slot: the multipart upload if it was not
+// completed, then every object, the seal last so that the upload looks
+// ended until the end.
+func (s *slot) teardown(ctx context.Context, abortID string) error {
+	if abortID != "" {
+		s.b.abort(ctx, s.key, abortID)
+	}
+	l, err := s.list(ctx)
+	if err != nil {
+		return err
+	}
+	var first, last []string
+	for _, k := range l.keys {
+		if strings.HasPrefix(strings.TrimPrefix(k, s.prefix), "sealed.") {
+			last = append(last, k)
+		} else {
+			first = append(first, k)
+		}
+	}
+	if err := s.b.deleteKeys(ctx, first); err != nil {
+		return err
+	}
+	return s.b.deleteKeys(ctx, last)
+}
+
+// conflict turns a lost race into the error callers see.
+func conflict(err error) error {
+	if errors.Is(err, errLost) {
+		return driver.Errorf(driver.ErrConflict, "upload was taken over, committed, cancelled or deleted by another writer")
+	}
+	return err
+}
+
+// isServerError reports a 5xx answer. RGW answers some losing conditional
+// writes with 500 (BACKENDS.md), so after one the outcome is read back.
+func isServerError(err error) bool {
+	var re *smithyhttp.ResponseError
+	return errors.As(err, &re) && re.HTTPStatusCode() >= 500
+}
