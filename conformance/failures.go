@@ -25,18 +25,18 @@ func (s *suite) testFailures(t *testing.T) {
 	t.Run("F6_ConcurrentPutContentKWritersTwoInstances", s.testF6)
 	t.Run("F7_ResumeOnOtherInstanceRightAfterClose", s.testF7)
 	t.Run("F8_MoveThenDeleteSourceDir", s.testF8)
+	t.Run("F9_ResumeAcrossInstancesInParts", s.testF9)
 	t.Run("F10_StaleAndLiveUploadOnOnePath", s.testF10)
 	t.Run("F11_KillDuringPutContent", s.testF11)
+	t.Run("F12_DeclaredSizePlansParts", s.testF12)
+	t.Run("F13_MoveAbove5GiB", s.testF13)
 	t.Run("F16_NoLeakedUploads", s.testF16)
 	t.Run("F18_ReadWhileReplacedOnOtherInstance", s.testF18)
 	t.Run("F19_NoStateOutsideTheBackend", s.testF19)
 	for _, c := range []struct{ id, reason string }{
 		{"F3", "GC racing pushes is a bench scenario (Walk+Delete sweep during pushes), not a driver call sequence"},
 		{"F5", "a retried append needs a fault proxy that drops the response after the backend acted"},
-		{"F9", "resume on S3-compatibles is covered by Writer/Resume and C3/C4 run against MinIO and Ceph RGW harnesses"},
-		{"F12", "planning parts for a 1 TiB declared size needs a part-size API the Driver interface does not expose"},
-		{"F13", "Move of a 5 GiB+1 object belongs to the long suite"},
-		{"F14", "equal non-final part sizes are visible only through a backend-specific probe"},
+		{"F14", "equal non-final part sizes are visible only through a backend-specific probe: see the s3 package's TestF14EqualNonFinalParts"},
 		{"F15", "a retried writer creation needs a fault proxy"},
 		{"F17", "purging old uploads needs a purge API the Driver interface does not expose"},
 		{"F20", "a connection cut mid-write needs a fault proxy"},
