@@ -93,10 +93,45 @@
 //
 // # Consistency
 //
-// Upload state lives in the bucket, never in a process; how uploads are
-// recorded, resumed and fenced across replicas, and what MinIO and RGW
-// honour of conditional writes, is described in upload.go. MinIO and RGW
-// list a mutation as soon as it returns (Listing: Strong).
+// Upload state lives in the bucket, never in a process, under
+// .berth/uploads/<path>~u/ below the root directory: a chain of immutable
+// JSON records v.<n>, each created with PUT If-None-Match: * (the one
+// conditional write that MinIO and RGW both honour with exactly one
+// winner), so publishing the next record is a compare-and-swap on the
+// head. A retried PUT whose first attempt had succeeded is recognised by
+// reading the record back (F5).
+//
+//   - One multipart upload per upload, its id pinned in the records; it is
+//     never found again with ListMultipartUploads (F9, F10).
+//   - Close uploads full parts, puts the rest in a tail object of its own
+//     session and publishes a record naming both: any instance's
+//     Writer(append) continues from there, reading back at most one part.
+//     Non-final parts are all exactly PartSize (F14).
+//   - Part numbers are reserved in the records, in windows that double as a
+//     session streams; a new session starts above every earlier
+//     reservation, and extending a reservation is a publish, so a fenced
+//     session can neither overwrite another's part nor go on for more than
+//     its current window.
+//   - Commit and Cancel first seal the head (sealed.<n>, If-None-Match): of
+//     two sessions completing one upload (RGW accepts a second Complete),
+//     only the owner gets through. The object appears whole, by one PUT or
+//     one CompleteMultipartUpload.
+//   - Move claims the source (.berth/moves/<src>~m, If-None-Match) before
+//     copying, so of two replicas moving one source exactly one does it and
+//     the other gets ErrNotFound (F2); above CopyThreshold it copies with
+//     UploadPartCopy, aborting what it started on failure (F13, F16).
+//   - Delete lists keys below path/ (never a sibling sharing the prefix),
+//     seals every upload at or below the path so its writer gets
+//     ErrConflict instead of bringing the data back, and aborts its
+//     multipart upload.
+//
+// With no size hint an upload holds at most MaxParts parts of PartSize (32
+// MiB: 312 GiB); driver.WithSizeHint on the Writer's context raises the
+// part size to fit (1 TiB: 117 MiB parts) or refuses more than 5 TiB with
+// ErrTooLarge before anything is sent (F12). A writer holds at most
+// Concurrency buffers of PartSize.
+//
+// MinIO and RGW list a mutation as soon as it returns (Listing: Strong).
 //
 // # Escape hatches
 //
