@@ -96,6 +96,42 @@ func BenchmarkStream(b *testing.B) {
 				}
 			}
 		})
+		// The least an atomic, durable replace costs on the same disk: what
+		// PutContent, Commit and Move must do (CONTRACT 1, 11).
+		b.Run("op=write/size="+sizeName(size)+"/via=raw-atomic", func(b *testing.B) {
+			b.SetBytes(size)
+			final := filepath.Join(dir, "atomic")
+			if err := os.MkdirAll(final, 0o755); err != nil {
+				b.Fatal(err)
+			}
+			for i := 0; b.Loop(); i++ {
+				tmp := filepath.Join(dir, fmt.Sprintf("tmp%d", i))
+				f, err := os.Create(tmp)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if err := writeChunks(f, chunk, size); err != nil {
+					b.Fatal(err)
+				}
+				if err := f.Sync(); err != nil {
+					b.Fatal(err)
+				}
+				if err := f.Close(); err != nil {
+					b.Fatal(err)
+				}
+				if err := os.Rename(tmp, filepath.Join(final, fmt.Sprint(i))); err != nil {
+					b.Fatal(err)
+				}
+				d, err := os.Open(final)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if err := d.Sync(); err != nil {
+					b.Fatal(err)
+				}
+				d.Close()
+			}
+		})
 		b.Run("op=read/size="+sizeName(size)+"/via=driver", func(b *testing.B) {
 			b.SetBytes(size)
 			buf := make([]byte, benchChunk)

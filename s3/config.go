@@ -81,6 +81,13 @@ type Config struct {
 	// CopyConcurrency is the parts copied at once, 1 to 256, default
 	// DefaultCopyConcurrency.
 	CopyConcurrency int
+	// ReadChunkSize and ReadConcurrency shape reads of large objects: up to
+	// ReadConcurrency ranged GETs of ReadChunkSize in flight, delivered in
+	// order, all pinned to one version of the object with If-Match. A
+	// reader buffers at most ReadChunkSize x ReadConcurrency. Defaults 8 MiB
+	// and 4; ReadConcurrency 1 reads with one plain GET.
+	ReadChunkSize   int64
+	ReadConcurrency int
 
 	// ChecksumMode maps to the SDK's RequestChecksumCalculation and
 	// ResponseChecksumValidation: "when_required" (default: checksums only
@@ -112,6 +119,8 @@ const (
 	DefaultCopyThreshold   int64 = 5 << 30 // CopyObject's limit
 	DefaultCopyPartSize    int64 = 128 << 20
 	DefaultCopyConcurrency       = 8
+	DefaultReadChunkSize   int64 = 8 << 20
+	DefaultReadConcurrency       = 4
 	MaxCopyConcurrency           = 256
 
 	ChecksumWhenRequired  = "when_required"
@@ -141,6 +150,12 @@ func (c *Config) setDefaults() {
 	}
 	if c.CopyPartSize == 0 {
 		c.CopyPartSize = DefaultCopyPartSize
+	}
+	if c.ReadChunkSize == 0 {
+		c.ReadChunkSize = DefaultReadChunkSize
+	}
+	if c.ReadConcurrency == 0 {
+		c.ReadConcurrency = DefaultReadConcurrency
 	}
 	if c.CopyConcurrency == 0 {
 		c.CopyConcurrency = DefaultCopyConcurrency
@@ -263,6 +278,12 @@ func (c Config) validateSizes() error {
 	}
 	if c.CopyPartSize < MinPartSize || c.CopyPartSize > MaxPartSize {
 		return configError("CopyPartSize %d: want %d (5 MiB) to %d (5 GiB)", c.CopyPartSize, MinPartSize, MaxPartSize)
+	}
+	if c.ReadChunkSize < 1<<20 || c.ReadChunkSize > MaxPartSize {
+		return configError("ReadChunkSize %d: want 1 MiB to %d", c.ReadChunkSize, MaxPartSize)
+	}
+	if c.ReadConcurrency < 1 || c.ReadConcurrency > MaxConcurrency {
+		return configError("ReadConcurrency %d: want 1 to %d", c.ReadConcurrency, MaxConcurrency)
 	}
 	if c.CopyConcurrency < 1 || c.CopyConcurrency > MaxCopyConcurrency {
 		return configError("CopyConcurrency %d: want 1 to %d", c.CopyConcurrency, MaxCopyConcurrency)

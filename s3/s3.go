@@ -133,7 +133,7 @@ func (b *backend) NewRangeReader(ctx context.Context, p string, offset, length i
 		}
 		return nil, err
 	}
-	return out.Body, nil
+	return b.newReadAhead(ctx, b.key(p), out, offset, aws.ToInt64(out.ContentLength)), nil
 }
 
 // emptyAt returns an empty reader if offset is the size of p.

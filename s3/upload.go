@@ -259,9 +259,14 @@ func (s *slot) seal(ctx context.Context, h head) error {
 	if !won {
 		return errLost
 	}
-	cur, err := s.latest(ctx)
-	if err == nil && !cur.same(h) {
-		err = errLost
+	l, err := s.list(ctx)
+	if err == nil && l.records[h.n] != h.etag {
+		err = errLost // the chain was torn down and begun anew
+	}
+	for n := range l.records {
+		if err == nil && n > h.n {
+			err = errLost // a newer record
+		}
 	}
 	if err != nil {
 		s.b.client.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: &s.b.bucket, Key: aws.String(key)})

@@ -18,7 +18,7 @@
 #   BERTH_BACKENDS_ENV   settings file to write (default <repo>/backends.env)
 #   BERTH_CEPH_STORE     bluestore (default: a sparse file, survives an OSD
 #                        restart) or memstore (RAM)
-#   BERTH_CEPH_BLOCK_SIZE  bluestore's sparse file size (default 20G)
+#   BERTH_CEPH_BLOCK_SIZE  bluestore's sparse file size (default 40G; sparse: costs only what is written)
 #   BERTH_BIN_DIR        where the MinIO binary is kept
 #                        (default ${XDG_CACHE_HOME:-$HOME/.cache}/berth/bin)
 #   BERTH_RGW_PORT (7480), BERTH_MINIO_PORT (9000), BERTH_MINIO_CONSOLE_PORT
@@ -37,7 +37,7 @@ MINIO_VERSION=v0.0.0-20260212201848-7aac2a2c5b7c
 BIN_DIR=${BERTH_BIN_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/berth/bin}
 MINIO_BIN=$BIN_DIR/minio
 STORE=${BERTH_CEPH_STORE:-bluestore}
-BLOCK_SIZE=${BERTH_CEPH_BLOCK_SIZE:-20G}
+BLOCK_SIZE=${BERTH_CEPH_BLOCK_SIZE:-40G}
 CEPH_PKGS=(ceph radosgw librados-dev ceph-common)
 POOL=berth
 S3_UID=berth
@@ -289,8 +289,8 @@ rgw data = $CEPH_DIR/\$name
 rgw frontends = beast endpoint=127.0.0.1:$RGW_PORT tcp_nodelay=1
 rgw enable apis = s3, swift, swift_auth, admin
 rgw swift account in url = true
-rgw gc obj min wait = 60
-rgw gc processor period = 60
+rgw gc obj min wait = 10
+rgw gc processor period = 10
 EOF
 
 export CEPH_CONF=$CONF

@@ -1,0 +1,157 @@
+package s3
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/berthio/berth/driver"
+)
+
+// readAhead streams a large object with up to ReadConcurrency ranged GETs
+// of ReadChunkSize in flight, delivered in order: one TCP stream rarely
+// fills a link to an object store. The first chunk comes from the GET that
+// opened the read; every later range carries If-Match with that GET's
+// ETag, so a reader never mixes two versions of an object replaced
+// meanwhile (CONTRACT 1): it fails instead. It holds at most
+// ReadConcurrency chunks.
+type readAhead struct {
+	b          *backend
+	key, etag  string
+	ctx        context.Context
+	cancel     context.CancelFunc
+	first      io.ReadCloser // the opening GET, read for its first chunk only
+	firstLeft  int64
+	next, end  int64 // the next range to fetch; the end of the read
+	chunk      int64
+	queue      []*fetch // in order; the head is being read
+	free       [][]byte
+	wg         sync.WaitGroup
+	off        int // read position in queue[0].data
+	err        error
+	inFlight   int
+	concurrent int
+}
+
+type fetch struct {
+	done chan struct{}
+	data []byte
+	err  error
+}
+
+// newReadAhead takes over out, the answer to a GET of key from offset to
+// the end that holds size bytes, if it is large enough to gain from
+// reading ahead; otherwise it returns out's body as it is.
+func (b *backend) newReadAhead(ctx context.Context, key string, out *s3.GetObjectOutput, offset, size int64) io.ReadCloser {
+	chunk, n := b.cfg.ReadChunkSize, b.cfg.ReadConcurrency
+	if n <= 1 || size <= 2*chunk || aws.ToString(out.ETag) == "" {
+		return out.Body
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	r := &readAhead{
+		b: b, key: key, etag: aws.ToString(out.ETag), ctx: ctx, cancel: cancel,
+		first: out.Body, firstLeft: chunk, next: offset + chunk, end: offset + size,
+		chunk: chunk, concurrent: n,
+	}
+	for r.inFlight < n-1 && r.schedule() {
+	}
+	return r
+}
+
+// schedule starts the GET of the next range; false when none is left.
+func (r *readAhead) schedule() bool {
+	if r.next >= r.end {
+		return false
+	}
+	lo, hi := r.next, min(r.next+r.chunk, r.end)
+	r.next = hi
+	var buf []byte
+	if k := len(r.free); k > 0 {
+		buf, r.free = r.free[k-1], r.free[:k-1]
+	}
+	if int64(cap(buf)) < hi-lo {
+		buf = make([]byte, r.chunk)
+	}
+	f := &fetch{done: make(chan struct{}), data: buf[:hi-lo]}
+	r.queue = append(r.queue, f)
+	r.inFlight++
+	r.wg.Add(1)
+	go func() {
+		defer r.wg.Done()
+		defer close(f.done)
+		out, err := r.b.client.GetObject(r.ctx, &s3.GetObjectInput{
+			Bucket: &r.b.bucket, Key: aws.String(r.key), IfMatch: aws.String(r.etag),
+			Range: aws.String(fmt.Sprintf("bytes=%d-%d", lo, hi-1)),
+		})
+		if err != nil {
+			if isPreconditionFailed(err) {
+				err = driver.Errorf(driver.ErrConflict, "the object was replaced while it was read")
+			}
+			f.err = err
+			return
+		}
+		defer out.Body.Close()
+		_, f.err = io.ReadFull(out.Body, f.data)
+	}()
+	return true
+}
+
+func (r *readAhead) Read(p []byte) (int, error) {
+	if r.err != nil {
+		return 0, r.err
+	}
+	if r.firstLeft > 0 {
+		n, err := r.first.Read(p[:min(int64(len(p)), r.firstLeft)])
+		r.firstLeft -= int64(n)
+		if r.firstLeft == 0 {
+			r.first.Close()
+			r.schedule() // the opening GET's slot is free
+		} else if err == io.EOF {
+			err = io.ErrUnexpectedEOF
+		}
+		if err != nil && err != io.EOF {
+			r.err = err
+		}
+		return n, r.err
+	}
+	if len(r.queue) == 0 {
+		return 0, io.EOF
+	}
+	f := r.queue[0]
+	select {
+	case <-f.done:
+	case <-r.ctx.Done():
+		r.err = r.ctx.Err()
+		return 0, r.err
+	}
+	if f.err != nil {
+		r.err = f.err
+		return 0, r.err
+	}
+	n := copy(p, f.data[r.off:])
+	r.off += n
+	if r.off == len(f.data) {
+		r.queue, r.off = r.queue[1:], 0
+		r.free = append(r.free, f.data)
+		r.inFlight--
+		r.schedule()
+	}
+	return n, nil
+}
+
+func (r *readAhead) Close() error {
+	r.cancel()
+	if r.firstLeft > 0 {
+		r.first.Close()
+	}
+	r.wg.Wait()
+	if r.err == nil || errors.Is(r.err, context.Canceled) {
+		r.err = errors.New("read after Close")
+	}
+	return nil
+}
