@@ -23,6 +23,7 @@ func TestConfigDefaults(t *testing.T) {
 		Bucket: "registry", RootDirectory: "docker/registry", Region: DefaultRegion,
 		PartSize: DefaultPartSize, Concurrency: DefaultConcurrency,
 		CopyThreshold: DefaultCopyThreshold, CopyPartSize: DefaultCopyPartSize, CopyConcurrency: DefaultCopyConcurrency,
+		ReadChunkSize: DefaultReadChunkSize, ReadConcurrency: DefaultReadConcurrency,
 		ChecksumMode: ChecksumWhenRequired, RedirectExpiry: DefaultRedirectExpiry,
 	}, c)
 	assert.EqualValues(t, 32<<20, DefaultPartSize)

@@ -14,8 +14,8 @@ import (
 )
 
 // readAhead streams a large object with up to ReadConcurrency ranged GETs
-// of ReadChunkSize in flight, delivered in order: one TCP stream rarely
-// fills a link to an object store. The first chunk comes from the GET that
+// of ReadChunkSize in flight, delivered in order, for links where one TCP
+// stream does not fill the pipe (off by default: see Config). The first chunk comes from the GET that
 // opened the read; every later range carries If-Match with that GET's
 // ETag, so a reader never mixes two versions of an object replaced
 // meanwhile (CONTRACT 1): it fails instead. It holds at most
@@ -44,21 +44,21 @@ type fetch struct {
 	err  error
 }
 
-// newReadAhead takes over out, the answer to a GET of key from offset to
-// the end that holds size bytes, if it is large enough to gain from
-// reading ahead; otherwise it returns out's body as it is.
-func (b *backend) newReadAhead(ctx context.Context, key string, out *s3.GetObjectOutput, offset, size int64) io.ReadCloser {
-	chunk, n := b.cfg.ReadChunkSize, b.cfg.ReadConcurrency
-	if n <= 1 || size <= 2*chunk || aws.ToString(out.ETag) == "" {
+// newReadAhead takes over out, the answer to a GET of the first chunk from
+// offset, and reads on ahead to end. A read that the first chunk covers
+// is just out's body.
+func (b *backend) newReadAhead(ctx context.Context, key string, out *s3.GetObjectOutput, offset, end int64) io.ReadCloser {
+	first := aws.ToInt64(out.ContentLength)
+	if offset+first >= end || aws.ToString(out.ETag) == "" {
 		return out.Body
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	r := &readAhead{
 		b: b, key: key, etag: aws.ToString(out.ETag), ctx: ctx, cancel: cancel,
-		first: out.Body, firstLeft: chunk, next: offset + chunk, end: offset + size,
-		chunk: chunk, concurrent: n,
+		first: out.Body, firstLeft: first, next: offset + first, end: end,
+		chunk: b.cfg.ReadChunkSize, concurrent: b.cfg.ReadConcurrency,
 	}
-	for r.inFlight < n-1 && r.schedule() {
+	for r.inFlight < r.concurrent-1 && r.schedule() {
 	}
 	return r
 }

@@ -118,9 +118,13 @@ func (b *backend) PutContent(ctx context.Context, p string, content []byte) erro
 // empty read at the end from an invalid offset.
 func (b *backend) NewRangeReader(ctx context.Context, p string, offset, length int64) (io.ReadCloser, error) {
 	in := &s3.GetObjectInput{Bucket: &b.bucket, Key: aws.String(b.key(p))}
+	ahead := b.cfg.ReadConcurrency > 1 && (length < 0 || length > 2*b.cfg.ReadChunkSize)
 	switch {
 	case length == 0:
 		return b.emptyAt(ctx, p, offset)
+	case ahead:
+		// Only the first chunk: read whole, its connection is reused.
+		in.Range = aws.String(fmt.Sprintf("bytes=%d-%d", offset, offset+b.cfg.ReadChunkSize-1))
 	case length > 0:
 		in.Range = aws.String(fmt.Sprintf("bytes=%d-%d", offset, offset+length-1))
 	case offset > 0:
@@ -133,7 +137,27 @@ func (b *backend) NewRangeReader(ctx context.Context, p string, offset, length i
 		}
 		return nil, err
 	}
-	return b.newReadAhead(ctx, b.key(p), out, offset, aws.ToInt64(out.ContentLength)), nil
+	if !ahead {
+		return out.Body, nil
+	}
+	end := objectSize(out) // the read runs to the end of the object, or of the range
+	if length >= 0 {
+		end = min(end, offset+length)
+	}
+	return b.newReadAhead(ctx, b.key(p), out, offset, end), nil
+}
+
+// objectSize reads the whole object's size from a ranged GET's
+// Content-Range ("bytes 0-99/1234").
+func objectSize(out *s3.GetObjectOutput) int64 {
+	cr := aws.ToString(out.ContentRange)
+	if i := strings.LastIndexByte(cr, '/'); i >= 0 {
+		var n int64
+		if _, err := fmt.Sscan(cr[i+1:], &n); err == nil {
+			return n
+		}
+	}
+	return aws.ToInt64(out.ContentLength) // not ranged: the whole object
 }
 
 // emptyAt returns an empty reader if offset is the size of p.

@@ -22,7 +22,7 @@ import (
 // reserveFirst and reserveMax bound how many part numbers a session
 // reserves at a time: the window doubles as the session streams on.
 const (
-	reserveFirst = 4
+	reserveFirst = 16
 	reserveMax   = 512
 )
 
