@@ -80,7 +80,7 @@ func Run(t *testing.T, h Harness) {
 		fn   func(*testing.T)
 	}{
 		{"Paths", s.testPaths},
-		{"replica.Content", s.testContent},
+		{"Content", s.testContent},
 		{"Reader", s.testReader},
 		{"Stat", s.testStat},
 		{"List", s.testList},
