@@ -2,17 +2,12 @@ package conformance_test
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"net/url"
-	"strings"
 	"testing"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
-	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 
 	"github.com/berthio/berth/conformance"
 	"github.com/berthio/berth/driver"
@@ -35,18 +30,11 @@ var s3Servers = []s3Server{
 // and removes it with everything in it afterwards.
 func s3Harness(tb testing.TB, srv s3Server) conformance.Harness {
 	env := testenv.Require(tb, srv.endpoint, srv.access, srv.secret, srv.regionName)
-	ctx := context.Background()
 	raw := awss3.New(awss3.Options{
 		Region: env[srv.regionName], BaseEndpoint: aws.String(env[srv.endpoint]), UsePathStyle: true,
 		Credentials: credentials.NewStaticCredentialsProvider(env[srv.access], env[srv.secret], ""),
 	})
-	var rnd [5]byte
-	rand.Read(rnd[:])
-	bucket := "berth-conf-" + hex.EncodeToString(rnd[:])
-	if _, err := raw.CreateBucket(ctx, &awss3.CreateBucketInput{Bucket: &bucket}); err != nil {
-		tb.Fatalf("create bucket %s on %s: %v", bucket, srv.id, err)
-	}
-	tb.Cleanup(func() { emptyAndDeleteBucket(tb, raw, bucket) })
+	bucket := testenv.NewS3Bucket(tb, raw, "berth-conf-")
 
 	cfg := s3.Config{
 		Bucket: bucket, Endpoint: env[srv.endpoint], Region: env[srv.regionName], PathStyle: true,
@@ -99,32 +87,4 @@ func s3Leftovers(ctx context.Context, raw *awss3.Client, bucket string) ([]strin
 		out = append(out, "multipart upload of /"+aws.ToString(u.Key))
 	}
 	return out, nil
-}
-
-func emptyAndDeleteBucket(tb testing.TB, raw *awss3.Client, bucket string) {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	if ups, err := raw.ListMultipartUploads(ctx, &awss3.ListMultipartUploadsInput{Bucket: &bucket}); err == nil {
-		for _, u := range ups.Uploads {
-			raw.AbortMultipartUpload(ctx, &awss3.AbortMultipartUploadInput{Bucket: &bucket, Key: u.Key, UploadId: u.UploadId})
-		}
-	}
-	pages := awss3.NewListObjectsV2Paginator(raw, &awss3.ListObjectsV2Input{Bucket: &bucket})
-	for pages.HasMorePages() {
-		page, err := pages.NextPage(ctx)
-		if err != nil {
-			tb.Errorf("empty bucket %s: %v", bucket, err)
-			return
-		}
-		var objs []types.ObjectIdentifier
-		for _, o := range page.Contents {
-			objs = append(objs, types.ObjectIdentifier{Key: o.Key})
-		}
-		if len(objs) > 0 {
-			raw.DeleteObjects(ctx, &awss3.DeleteObjectsInput{Bucket: &bucket, Delete: &types.Delete{Objects: objs, Quiet: aws.Bool(true)}})
-		}
-	}
-	if _, err := raw.DeleteBucket(ctx, &awss3.DeleteBucketInput{Bucket: &bucket}); err != nil && !strings.Contains(err.Error(), "NoSuchBucket") {
-		tb.Errorf("delete bucket %s: %v", bucket, err)
-	}
 }

@@ -6,13 +6,10 @@ import (
 	"io"
 	"math/rand/v2"
 	"testing"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/feature/s3/transfermanager"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
-	"github.com/aws/aws-sdk-go-v2/service/s3/types"
-	"github.com/stretchr/testify/assert"
 
 	"github.com/berthio/berth/internal/testenv"
 )
@@ -79,46 +76,6 @@ func writeLayer(w io.Writer, chunk []byte, n int64) error {
 	return nil
 }
 
-// benchBucket is newBucket for a benchmark: an empty bucket, removed with
-// everything in it afterwards.
-func benchBucket(tb testing.TB, c *s3.Client) string {
-	tb.Helper()
-	bucket := randomName("berth-bench-")
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if _, err := c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: &bucket}); err != nil {
-		tb.Fatalf("CreateBucket: %v", err)
-	}
-	tb.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-		defer cancel()
-		ups, err := c.ListMultipartUploads(ctx, &s3.ListMultipartUploadsInput{Bucket: &bucket})
-		if assert.NoError(tb, err) {
-			for _, u := range ups.Uploads {
-				c.AbortMultipartUpload(ctx, &s3.AbortMultipartUploadInput{Bucket: &bucket, Key: u.Key, UploadId: u.UploadId})
-			}
-		}
-		pages := s3.NewListObjectsV2Paginator(c, &s3.ListObjectsV2Input{Bucket: &bucket})
-		for pages.HasMorePages() {
-			page, err := pages.NextPage(ctx)
-			if !assert.NoError(tb, err) {
-				break
-			}
-			var ids []types.ObjectIdentifier
-			for _, o := range page.Contents {
-				ids = append(ids, types.ObjectIdentifier{Key: o.Key})
-			}
-			if len(ids) > 0 {
-				_, err = c.DeleteObjects(ctx, &s3.DeleteObjectsInput{Bucket: &bucket, Delete: &types.Delete{Objects: ids}})
-				assert.NoError(tb, err)
-			}
-		}
-		_, err = c.DeleteBucket(ctx, &s3.DeleteBucketInput{Bucket: &bucket})
-		assert.NoError(tb, err, "DeleteBucket %s", bucket)
-	})
-	return bucket
-}
-
 // benchOp times op once per iteration, after a runtime.GC() that is not
 // timed, and reports the largest heap growth an op caused, sampled as
 // heapPeak does (peak-heap-MiB: the peak of /memory/classes/heap/objects
@@ -177,7 +134,7 @@ func BenchmarkStream(b *testing.B) {
 
 func benchServer(b *testing.B, s server) {
 	ctx := context.Background()
-	bucket := benchBucket(b, s.raw())
+	bucket := testenv.NewS3Bucket(b, s.raw(), "berth-bench-")
 	cfg := s.config(bucket)
 	cfg.PartSize, cfg.Concurrency = benchPartSize, benchConcurrency
 	cfg.ReadChunkSize, cfg.ReadConcurrency = benchPartSize, benchConcurrency

@@ -20,7 +20,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
-	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -70,33 +69,8 @@ func randomName(prefix string) string {
 // whatever the test left in it, afterwards.
 func newBucket(t *testing.T, s server) (string, *s3.Client) {
 	t.Helper()
-	c, bucket := s.raw(), randomName("berth-test-")
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	_, err := c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: &bucket})
-	require.NoError(t, err, "CreateBucket on %s", s.name)
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-		defer cancel()
-		pages := s3.NewListObjectsV2Paginator(c, &s3.ListObjectsV2Input{Bucket: &bucket})
-		for pages.HasMorePages() {
-			page, err := pages.NextPage(ctx)
-			if !assert.NoError(t, err) {
-				break
-			}
-			var ids []types.ObjectIdentifier
-			for _, o := range page.Contents {
-				ids = append(ids, types.ObjectIdentifier{Key: o.Key})
-			}
-			if len(ids) > 0 {
-				_, err = c.DeleteObjects(ctx, &s3.DeleteObjectsInput{Bucket: &bucket, Delete: &types.Delete{Objects: ids}})
-				assert.NoError(t, err)
-			}
-		}
-		_, err := c.DeleteBucket(ctx, &s3.DeleteBucketInput{Bucket: &bucket})
-		assert.NoError(t, err, "DeleteBucket %s", bucket)
-	})
-	return bucket, c
+	c := s.raw()
+	return testenv.NewS3Bucket(t, c, "berth-test-"), c
 }
 
 func backendOf(t *testing.T, st *driver.Store) *backend {
