@@ -38,6 +38,22 @@ func writeChunks(w io.Writer, chunk []byte, n int64) error {
 	return nil
 }
 
+// writeSynced creates name with n bytes of chunk and fsyncs it.
+func writeSynced(name string, chunk []byte, n int64) error {
+	f, err := os.Create(name)
+	if err != nil {
+		return err
+	}
+	err = writeChunks(f, chunk, n)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
 func pattern() []byte {
 	chunk := make([]byte, benchChunk)
 	for i := range chunk {
@@ -81,17 +97,7 @@ func BenchmarkStream(b *testing.B) {
 		b.Run("op=write/size="+sizeName(size)+"/via=raw", func(b *testing.B) {
 			b.SetBytes(size)
 			for i := 0; b.Loop(); i++ {
-				f, err := os.Create(filepath.Join(dir, fmt.Sprintf("raw%d", i)))
-				if err != nil {
-					b.Fatal(err)
-				}
-				if err := writeChunks(f, chunk, size); err != nil {
-					b.Fatal(err)
-				}
-				if err := f.Sync(); err != nil {
-					b.Fatal(err)
-				}
-				if err := f.Close(); err != nil {
+				if err := writeSynced(filepath.Join(dir, fmt.Sprintf("raw%d", i)), chunk, size); err != nil {
 					b.Fatal(err)
 				}
 			}
@@ -106,17 +112,7 @@ func BenchmarkStream(b *testing.B) {
 			}
 			for i := 0; b.Loop(); i++ {
 				tmp := filepath.Join(dir, fmt.Sprintf("tmp%d", i))
-				f, err := os.Create(tmp)
-				if err != nil {
-					b.Fatal(err)
-				}
-				if err := writeChunks(f, chunk, size); err != nil {
-					b.Fatal(err)
-				}
-				if err := f.Sync(); err != nil {
-					b.Fatal(err)
-				}
-				if err := f.Close(); err != nil {
+				if err := writeSynced(tmp, chunk, size); err != nil {
 					b.Fatal(err)
 				}
 				if err := os.Rename(tmp, filepath.Join(final, fmt.Sprint(i))); err != nil {
