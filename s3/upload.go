@@ -285,9 +285,13 @@ func (s *slot) teardown(ctx context.Context, abortID string) error {
 	if err != nil {
 		return err
 	}
+	// The seals and record 1 go last: while record 1 exists no new upload
+	// can take the slot, so a Writer that creates record 1 finds the slot
+	// empty of everything that counts.
 	var first, last []string
 	for _, k := range l.keys {
-		if strings.HasPrefix(strings.TrimPrefix(k, s.prefix), "sealed.") {
+		name := strings.TrimPrefix(k, s.prefix)
+		if strings.HasPrefix(name, "sealed.") || name == versionName(1) {
 			last = append(last, k)
 		} else {
 			first = append(first, k)

@@ -52,6 +52,26 @@ func (b *backend) partSizeFor(ctx context.Context) (int64, error) {
 func (b *backend) Writer(ctx context.Context, p string, append bool) (driver.FileWriter, error) {
 	s := b.slot(p)
 	w := &writer{b: b, slot: s, id: randomID()}
+	if !append {
+		// Most new uploads go to a path that has none: try record 1 first,
+		// without listing. It exists whenever any record does (teardown
+		// removes it last), so winning it means the slot was empty.
+		ps, err := b.partSizeFor(ctx)
+		if err != nil {
+			return nil, err
+		}
+		next := &record{Upload: randomID(), Writer: w.id, PartSize: ps, Reserved: 1 + reserveFirst}
+		nh, err := s.publish(ctx, head{}, next)
+		if err == nil {
+			w.nextPart, w.window = 1, reserveFirst
+			w.head, w.base = nh, 0
+			w.start(ps)
+			return w, nil
+		}
+		if !errors.Is(err, errLost) {
+			return nil, err
+		}
+	}
 	for range 16 {
 		h, err := s.latest(ctx)
 		if err != nil {
