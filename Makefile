@@ -2,7 +2,7 @@
 GO ?= go
 PKGS := ./...
 
-.PHONY: test check fmt-check vet unit bench bench-nasfs demo backends-up backends-down
+.PHONY: test check fmt-check vet unit bench bench-nasfs bench-s3 demo backends-up backends-down
 
 # Everything: formatting, vet, then the real servers (installed and started
 # when missing, stopped afterwards) and every test with the race detector,
@@ -27,6 +27,12 @@ bench:
 
 bench-nasfs:
 	$(GO) test -run '^$$' -bench Stream -benchtime 5x ./nasfs/
+
+# The s3 driver against the SDK's transfer manager on MinIO and RGW, same
+# part size and concurrency, in one run (needs make backends-up). Compare
+# with: benchstat -col /via
+bench-s3:
+	$(GO) test -run '^$$' -bench Stream -benchtime 3x -count 6 ./s3/
 
 # The README's first command.
 demo:
