@@ -71,20 +71,13 @@ func quoteIfOdd(p string) string {
 	return p
 }
 
-func ctxErr(ctx context.Context) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	return nil
-}
-
 // GetContent implements Driver.
 func (s *Store) GetContent(ctx context.Context, path string) ([]byte, error) {
 	const op = "GetContent"
 	if err := s.checkPath(op, path); err != nil {
 		return nil, err
 	}
-	if err := ctxErr(ctx); err != nil {
+	if err := ctx.Err(); err != nil {
 		return nil, s.fail(op, path, err)
 	}
 	b, err := s.b.GetContent(ctx, path)
@@ -104,7 +97,7 @@ func (s *Store) PutContent(ctx context.Context, path string, content []byte) err
 		return &Error{Driver: s.b.Name(), Op: op, Path: path, Kind: ErrTooLarge,
 			Err: fmt.Errorf("%d bytes exceed the backend's limit of %d", len(content), max)}
 	}
-	if err := ctxErr(ctx); err != nil {
+	if err := ctx.Err(); err != nil {
 		return s.fail(op, path, err)
 	}
 	return s.fail(op, path, s.b.PutContent(ctx, path, content))
@@ -131,7 +124,7 @@ func (s *Store) readRange(ctx context.Context, op, path string, offset, length i
 	if length < 0 {
 		length = -1
 	}
-	if err := ctxErr(ctx); err != nil {
+	if err := ctx.Err(); err != nil {
 		return nil, s.fail(op, path, err)
 	}
 	if length == 0 {
@@ -172,7 +165,7 @@ func (s *Store) Stat(ctx context.Context, path string) (FileInfo, error) {
 	if !ValidDirPath(path) {
 		return nil, s.invalidPath(op, path)
 	}
-	if err := ctxErr(ctx); err != nil {
+	if err := ctx.Err(); err != nil {
 		return nil, s.fail(op, path, err)
 	}
 	fi, err := s.b.Stat(ctx, path)
@@ -188,7 +181,7 @@ func (s *Store) List(ctx context.Context, path string) ([]string, error) {
 	if !ValidDirPath(path) {
 		return nil, s.invalidPath(op, path)
 	}
-	if err := ctxErr(ctx); err != nil {
+	if err := ctx.Err(); err != nil {
 		return nil, s.fail(op, path, err)
 	}
 	entries, err := s.b.List(ctx, path)
@@ -215,7 +208,7 @@ func (s *Store) Move(ctx context.Context, sourcePath, destPath string) error {
 		return &Error{Driver: s.b.Name(), Op: op, Path: sourcePath, Kind: ErrInvalidPath,
 			Err: fmt.Errorf("cannot move into itself (%s)", destPath)}
 	}
-	if err := ctxErr(ctx); err != nil {
+	if err := ctx.Err(); err != nil {
 		return s.fail(op, sourcePath, err)
 	}
 	return s.fail(op, sourcePath, s.b.Move(ctx, sourcePath, destPath))
@@ -227,7 +220,7 @@ func (s *Store) Delete(ctx context.Context, path string) error {
 	if err := s.checkPath(op, path); err != nil {
 		return err
 	}
-	if err := ctxErr(ctx); err != nil {
+	if err := ctx.Err(); err != nil {
 		return s.fail(op, path, err)
 	}
 	return s.fail(op, path, s.b.Delete(ctx, path))
@@ -259,7 +252,7 @@ func (s *Store) Walk(ctx context.Context, path string, fn WalkFn, options ...fun
 	for _, o := range options {
 		o(&opts)
 	}
-	if err := ctxErr(ctx); err != nil {
+	if err := ctx.Err(); err != nil {
 		return s.fail(op, path, err)
 	}
 	var fnErr error
@@ -298,7 +291,7 @@ func (s *Store) Writer(ctx context.Context, path string, append bool) (FileWrite
 	if err := s.checkPath(op, path); err != nil {
 		return nil, err
 	}
-	if err := ctxErr(ctx); err != nil {
+	if err := ctx.Err(); err != nil {
 		return nil, s.fail(op, path, err)
 	}
 	w, err := s.b.Writer(ctx, path, append)
@@ -362,7 +355,7 @@ func (fw *fileWriter) Commit(ctx context.Context) error {
 	if fw.state != writerOpen {
 		return fw.closedErr("Writer.Commit")
 	}
-	if err := ctxErr(ctx); err != nil {
+	if err := ctx.Err(); err != nil {
 		return fw.s.fail("Writer.Commit", fw.path, err)
 	}
 	err := fw.w.Commit(ctx)

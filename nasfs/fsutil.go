@@ -143,8 +143,10 @@ func (b *backend) pruneEmpty(dir, stop string) {
 
 // probe checks that the root is writable, creating the internal layout.
 func (b *backend) probe() error {
-	if err := b.mkdirAll(tmpDir); err != nil {
-		return err
+	for _, dir := range []string{tmpDir, trashDir} {
+		if err := b.mkdirAll(dir); err != nil {
+			return err
+		}
 	}
 	f, name, err := b.createTemp()
 	if err != nil {

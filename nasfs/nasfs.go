@@ -276,20 +276,22 @@ func (b *backend) Delete(_ context.Context, p string) error {
 // toTrash moves name into the trash and removes it there. It reports
 // whether name existed.
 func (b *backend) toTrash(name string) (bool, error) {
-	if _, err := b.root.Lstat(name); errors.Is(err, fs.ErrNotExist) {
-		return false, nil
-	}
-	if err := b.mkdirAll(trashDir); err != nil {
-		return false, err
-	}
 	dst := trashDir + "/" + randomID()
-	if err := b.root.Rename(name, dst); err != nil {
+	err := b.root.Rename(name, dst)
+	if errors.Is(err, fs.ErrNotExist) {
+		if _, serr := b.root.Lstat(name); serr != nil {
+			return false, nil // nothing there, or someone else deleted it first
+		}
+		if err = b.mkdirAll(trashDir); err == nil { // the trash itself was missing
+			err = b.root.Rename(name, dst)
+		}
+	}
+	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
-			return false, nil // someone else deleted it first
+			return false, nil
 		}
 		return false, fmt.Errorf("move to trash: %w", err)
 	}
-	var err error
 	// A fenced writer may still link a file into the moved directory
 	// before it notices; it removes it again, and so do we.
 	for range 3 {

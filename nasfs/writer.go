@@ -113,11 +113,6 @@ func (w *writer) Write(p []byte) (int, error) {
 	return n, err
 }
 
-// ReadFrom lets io.Copy hand large reads straight to the segment.
-func (w *writer) ReadFrom(r io.Reader) (int64, error) {
-	return io.Copy(struct{ io.Writer }{w}, r)
-}
-
 func (w *writer) Size() int64 { return w.base + w.written }
 
 // flush makes this session's segment durable and closes it.

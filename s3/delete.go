@@ -63,7 +63,7 @@ func (b *backend) Delete(ctx context.Context, p string) error {
 	}
 	if _, err := b.client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &b.bucket, Key: aws.String(b.key(p))}); err == nil {
 		keys = append(keys, b.key(p))
-	} else if !errors.Is(classify(err), driver.ErrNotFound) {
+	} else if !isNotFound(err) {
 		return err
 	}
 	slots, err := b.uploadsUnder(ctx, p)

@@ -2,7 +2,6 @@ package s3
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 	"sync"
@@ -62,7 +61,7 @@ func (b *backend) Move(ctx context.Context, src, dst string) error {
 		_, err = b.client.CopyObject(ctx, in)
 	}
 	if err != nil {
-		if errors.Is(classify(err), driver.ErrNotFound) || isPreconditionFailed(err) {
+		if isNotFound(err) || isPreconditionFailed(err) {
 			return driver.Errorf(driver.ErrNotFound, "source changed or vanished during the move")
 		}
 		return err

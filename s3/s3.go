@@ -181,7 +181,7 @@ func (b *backend) Stat(ctx context.Context, p string) (driver.FileInfo, error) {
 			return driver.FileInfoInternal{FileInfoFields: driver.FileInfoFields{
 				Path: p, Size: aws.ToInt64(out.ContentLength), ModTime: aws.ToTime(out.LastModified)}}, nil
 		}
-		if !errors.Is(classify(err), driver.ErrNotFound) {
+		if !isNotFound(err) {
 			return nil, err
 		}
 		out2, err := b.client.ListObjectsV2(ctx, &s3.ListObjectsV2Input{

@@ -169,7 +169,7 @@ func (s *slot) latest(ctx context.Context) (head, error) {
 		h.etag, h.sealed = l.records[h.n], l.seals[h.n]
 		out, err := s.b.client.GetObject(ctx, &s3.GetObjectInput{Bucket: &s.b.bucket, Key: aws.String(s.prefix + versionName(h.n))})
 		if err != nil {
-			if errors.Is(classify(err), driver.ErrNotFound) {
+			if isNotFound(err) {
 				continue // withdrawn by a publisher that lost; look again
 			}
 			return head{}, err
@@ -204,7 +204,7 @@ func (b *backend) putIfAbsent(ctx context.Context, key string, body []byte) (boo
 	}
 	got, gerr := b.client.GetObject(ctx, &s3.GetObjectInput{Bucket: &b.bucket, Key: aws.String(key)})
 	if gerr != nil {
-		if errors.Is(classify(gerr), driver.ErrNotFound) && isServerError(err) {
+		if isNotFound(gerr) && isServerError(err) {
 			return false, "", err // the server failed and wrote nothing
 		}
 		return false, "", gerr

@@ -135,7 +135,6 @@ type writer struct {
 
 	nextPart int32
 	buf      []byte      // the part being filled; starts with the resumed tail
-	tailLen  int64       // bytes of buf that were already durable (resumed tail)
 	free     chan []byte // buffers not in flight
 	wg       sync.WaitGroup
 	mu       sync.Mutex
@@ -175,7 +174,7 @@ func (w *writer) readTail(ctx context.Context, t *tail) error {
 	if err != nil {
 		return fmt.Errorf("read back the upload's tail (%d of %d bytes): %w", n, t.Size, err)
 	}
-	w.buf, w.tailLen = w.buf[:t.Size], t.Size
+	w.buf = w.buf[:t.Size]
 	return nil
 }
 
@@ -404,7 +403,7 @@ func (b *backend) complete(ctx context.Context, key, uploadID string, parts []pa
 		Bucket: &b.bucket, Key: aws.String(key), UploadId: aws.String(uploadID),
 		MultipartUpload: &types.CompletedMultipartUpload{Parts: cps},
 	})
-	if err == nil || !errors.Is(classify(err), driver.ErrNotFound) {
+	if err == nil || !isNotFound(err) {
 		return err
 	}
 	out, herr := b.client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &b.bucket, Key: aws.String(key)})
