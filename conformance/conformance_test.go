@@ -70,45 +70,54 @@ func requireOrSkip(t *testing.T, reason string) {
 	t.Skip(reason)
 }
 
-func TestConformance(t *testing.T) {
-	backends := []struct {
-		name     string
-		required bool // CI fails rather than skips when it is not configured
-		harness  func(t *testing.T) (conformance.Harness, string)
-	}{
-		{"memory", true, func(t *testing.T) (conformance.Harness, string) {
-			return memoryHarness(), ""
-		}},
-		{"nasfs", true, func(t *testing.T) (conformance.Harness, string) {
-			return nasfsHarness(t), ""
-		}},
-		{"s3-minio", true, func(t *testing.T) (conformance.Harness, string) {
-			return s3Harness(t, s3Servers[0]), ""
-		}},
-		{"s3-rgw", true, func(t *testing.T) (conformance.Harness, string) {
-			return s3Harness(t, s3Servers[1]), ""
-		}},
-		{"url", false, func(t *testing.T) (conformance.Harness, string) {
-			u := os.Getenv("BERTH_CONFORMANCE_URL")
-			if u == "" {
-				return conformance.Harness{}, "BERTH_CONFORMANCE_URL is not set"
-			}
-			return conformance.Harness{
-				Name: "url",
-				New: func(tb testing.TB) driver.Driver {
-					d, err := reg.Open(context.Background(), u)
-					if err != nil {
-						tb.Fatalf("open BERTH_CONFORMANCE_URL: %v", err)
-					}
-					return d
-				},
-				URL:           u,
-				Registry:      reg,
-				AllowNonEmpty: os.Getenv("BERTH_CONFORMANCE_ALLOW_NONEMPTY") == "1",
-			}, ""
-		}},
+// backend is one entry of TestConformance: its id selects it with
+// -run '/id'; harness returns the harness, or a reason it is not configured.
+type backend struct {
+	name     string
+	required bool // CI fails rather than skips when it is not configured
+	harness  func(t *testing.T) (conformance.Harness, string)
+}
+
+// backends lists the backends in the order the suite runs them. Files of
+// drivers that need a server append theirs in init.
+var backends = []backend{
+	{"memory", true, func(t *testing.T) (conformance.Harness, string) {
+		return memoryHarness(), ""
+	}},
+	{"nasfs", true, func(t *testing.T) (conformance.Harness, string) {
+		return nasfsHarness(t), ""
+	}},
+	{"s3-minio", true, func(t *testing.T) (conformance.Harness, string) {
+		return s3Harness(t, s3Servers[0]), ""
+	}},
+	{"s3-rgw", true, func(t *testing.T) (conformance.Harness, string) {
+		return s3Harness(t, s3Servers[1]), ""
+	}},
+}
+
+// urlBackend is the user's own backend, from BERTH_CONFORMANCE_URL; it runs last.
+var urlBackend = backend{"url", false, func(t *testing.T) (conformance.Harness, string) {
+	u := os.Getenv("BERTH_CONFORMANCE_URL")
+	if u == "" {
+		return conformance.Harness{}, "BERTH_CONFORMANCE_URL is not set"
 	}
-	for _, b := range backends {
+	return conformance.Harness{
+		Name: "url",
+		New: func(tb testing.TB) driver.Driver {
+			d, err := reg.Open(context.Background(), u)
+			if err != nil {
+				tb.Fatalf("open BERTH_CONFORMANCE_URL: %v", err)
+			}
+			return d
+		},
+		URL:           u,
+		Registry:      reg,
+		AllowNonEmpty: os.Getenv("BERTH_CONFORMANCE_ALLOW_NONEMPTY") == "1",
+	}, ""
+}}
+
+func TestConformance(t *testing.T) {
+	for _, b := range append(backends[:len(backends):len(backends)], urlBackend) {
 		t.Run(b.name, func(t *testing.T) {
 			h, missing := b.harness(t)
 			switch {
