@@ -84,6 +84,8 @@ type slot struct {
 	b    *backend
 	name string   // path of the slot relative to the root
 	dir  *os.Root // the slot directory itself, held open
+
+	parent *dirHandle // the slot's parent as the last check found it, or nil
 }
 
 // openSlot opens the slot of an upload path, creating it if create is set.
@@ -91,27 +93,35 @@ type slot struct {
 // a new, empty upload owned by the caller, with no record yet.
 func (b *backend) openSlot(p string, create bool) (s *slot, fresh bool, err error) {
 	name := slotRel(p)
+	parentRel, base := path.Dir(name), path.Base(name)
 	for range retries {
+		parent, err := b.root.OpenRoot(parentRel)
+		if errors.Is(err, fs.ErrNotExist) && create {
+			if err := b.mkdirAll(parentRel); err != nil {
+				return nil, false, err
+			}
+			continue // a concurrent prune may remove it again
+		}
+		if err != nil {
+			return nil, false, err
+		}
 		fresh = false
 		if create {
-			err := b.root.Mkdir(name, 0o755)
-			if errors.Is(err, fs.ErrNotExist) {
-				if err := b.mkdirAll(path.Dir(name)); err != nil {
-					return nil, false, err
-				}
-				err = b.root.Mkdir(name, 0o755)
-			}
+			err := parent.Mkdir(base, 0o755)
 			switch {
 			case err == nil:
 				fresh = true
 			case errors.Is(err, fs.ErrExist):
 			case errors.Is(err, fs.ErrNotExist):
-				continue // a parent was removed meanwhile
+				parent.Close()
+				continue // the parent was removed meanwhile
 			default:
+				parent.Close()
 				return nil, false, err
 			}
 		}
-		dir, err := b.root.OpenRoot(name)
+		dir, err := parent.OpenRoot(base)
+		parent.Close()
 		if errors.Is(err, fs.ErrNotExist) && create {
 			continue // deleted between mkdir and open
 		}
@@ -124,6 +134,7 @@ func (b *backend) openSlot(p string, create bool) (s *slot, fresh bool, err erro
 }
 
 func (s *slot) close() {
+	s.dropParent()
 	if s.dir != nil {
 		s.dir.Close()
 		s.dir = nil
@@ -276,6 +287,7 @@ func (s *slot) publish(h head, rec *record, durable bool) (head, error) {
 	if err := s.check(); err != nil {
 		return head{}, err
 	}
+	s.dropParent() // a session may stay open long: hold no more than the slot
 	return head{n: h.n + 1, raw: data, rec: rec}, nil
 }
 
@@ -316,6 +328,16 @@ func (s *slot) seal(h head, src string) error {
 	return err
 }
 
+// handle opens the slot directory's descriptor; the caller closes only the
+// handle's f, since the root belongs to the slot.
+func (s *slot) handle() (*dirHandle, error) {
+	f, err := s.dir.Open(".")
+	if err != nil {
+		return nil, err
+	}
+	return &dirHandle{rel: s.name, r: s.dir, f: f}, nil
+}
+
 func (s *slot) syncDir() error {
 	d, err := s.dir.Open(".")
 	if err != nil {
@@ -327,25 +349,72 @@ func (s *slot) syncDir() error {
 }
 
 // check fails with errGone if the slot's path no longer leads to the
-// directory we hold (Delete moved it to the trash).
+// directory we hold (Delete moved it to the trash). On success it keeps the
+// slot's parent directory open for teardown.
 func (s *slot) check() error {
 	held, err := s.dir.Stat(".")
 	if err != nil {
 		return errGone
 	}
-	now, err := s.b.root.Stat(s.name)
-	if err != nil || !os.SameFile(held, now) {
+	parent, err := s.b.openDir(path.Dir(s.name))
+	if err != nil {
 		return errGone
 	}
+	now, err := parent.r.Lstat(path.Base(s.name))
+	if err != nil || !os.SameFile(held, now) {
+		parent.close()
+		return errGone
+	}
+	s.dropParent()
+	s.parent = parent
 	return nil
+}
+
+func (s *slot) dropParent() {
+	if s.parent != nil {
+		s.parent.close()
+		s.parent = nil
+	}
 }
 
 // teardown moves a sealed slot to the trash in one rename, so no one ever
 // sees it half removed, and empties the trash entry. A slot that another
 // process already moved (a helping writer, Delete) is left alone.
+//
+// It looks the slot up in the parent directory that the last check opened,
+// or opens it anew. A parent that Delete has since moved to the trash is
+// harmless: the slot found there is ours and already in the trash.
 func (s *slot) teardown() {
-	if s.check() == nil {
-		s.b.toTrash(s.name)
+	held, err := s.dir.Stat(".")
+	if err != nil {
+		return
+	}
+	if s.parent == nil {
+		if s.parent, err = s.b.openDir(path.Dir(s.name)); err != nil {
+			return
+		}
+	}
+	defer s.dropParent()
+	base := path.Base(s.name)
+	if now, err := s.parent.r.Lstat(base); err != nil || !os.SameFile(held, now) {
+		return
+	}
+	trash, err := s.b.openDir(trashDir)
+	if err != nil {
+		s.b.toTrash(s.name) // the trash was removed: the slow path recreates it
+		return
+	}
+	defer trash.close()
+	id := randomID()
+	if s.b.renameAt(s.parent, base, trash, id) != nil {
+		return // gone meanwhile; Sweep takes what a failure leaves
+	}
+	// A fenced writer may still link a file into the moved directory before
+	// it notices; it removes it again, and so do we.
+	for range 3 {
+		if trash.r.RemoveAll(id) == nil {
+			return
+		}
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"path"
 
 	"github.com/berthio/berth/driver"
 )
@@ -165,33 +166,83 @@ func (w *writer) Close() error {
 	return nil
 }
 
-// Commit assembles the segments into a staging file (a hard link when
-// there is one segment, which no one writes any more), seals the slot
-// (which fences every other session), renames the staging file over the
-// path and moves the slot to the trash.
+// Commit stages the content as one file of the slot (the session's segment
+// itself when there is one segment, which no one writes any more), seals the
+// slot with a link to that file (which fences every other session), renames
+// it over the path, makes the rename durable and moves the slot to the
+// trash. The seal is the point where the upload ends: a failure after it
+// leaves the path as it was and the upload gone, never half of either.
 func (w *writer) Commit(ctx context.Context) error {
 	if err := w.flush(); err != nil {
 		return err
 	}
-	if fi, err := w.b.root.Lstat(rel(w.path)); err == nil && fi.IsDir() {
-		return driver.Errorf(driver.ErrConflict, "%s is a directory", w.path)
-	}
-	tmp, err := w.assemble(ctx, w.segments())
+	dst := rel(w.path)
+	parent, err := w.b.openParent(dst)
 	if err != nil {
 		return err
 	}
-	if err := w.slot.seal(w.head, w.sealSource()); err != nil {
-		w.b.root.Remove(tmp)
-		return conflict(err)
+	defer parent.close()
+	base := path.Base(dst)
+	if fi, err := parent.r.Lstat(base); err == nil && fi.IsDir() {
+		return driver.Errorf(driver.ErrConflict, "%s is a directory", w.path)
 	}
-	if err := w.b.renameInto(tmp, rel(w.path)); err != nil {
-		w.b.root.Remove(tmp)
-		w.slot.teardown()
+	staged, own, err := w.stage(ctx, w.segments())
+	if err != nil {
 		return err
 	}
-	w.slot.teardown()
-	w.slot.close()
-	return nil
+	if err := w.slot.seal(w.head, staged); err != nil {
+		if own {
+			w.slot.dir.Remove(staged)
+		}
+		return conflict(err)
+	}
+	defer w.slot.close()
+	defer w.slot.teardown()
+	dir, err := w.slot.handle()
+	if err != nil {
+		return conflict(errGone)
+	}
+	defer dir.f.Close() // the root stays the slot's
+	err = w.b.renameAt(dir, staged, parent, base)
+	if err != nil {
+		if _, serr := w.slot.dir.Lstat(staged); serr != nil {
+			return conflict(errGone) // torn down after our seal by a new upload
+		}
+		if fi, serr := parent.r.Lstat(base); serr == nil && fi.IsDir() {
+			return driver.Errorf(driver.ErrConflict, "%s is a directory", w.path)
+		}
+		return err
+	}
+	return parent.sync()
+}
+
+// stage returns the name, in the slot, of one file holding segs: the
+// segment itself when there is one, else a new file t.<id> (own) that
+// concatenates them.
+func (w *writer) stage(ctx context.Context, segs []segment) (name string, own bool, err error) {
+	if len(segs) == 1 {
+		return segs[0].Name, false, nil
+	}
+	name = "t." + randomID()
+	f, err := w.slot.dir.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if errors.Is(err, fs.ErrNotExist) {
+		return "", false, conflict(errGone)
+	}
+	if err != nil {
+		return "", false, err
+	}
+	err = w.concat(ctx, f, segs)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		w.slot.dir.Remove(name)
+		return "", false, err
+	}
+	return name, true, nil
 }
 
 // sealSource names a file of the slot to link as the seal, so that sealing
@@ -204,44 +255,6 @@ func (w *writer) sealSource() string {
 		return versionName(w.head.n)
 	}
 	return ""
-}
-
-func (w *writer) assemble(ctx context.Context, segs []segment) (string, error) {
-	if len(segs) == 1 {
-		for range retries {
-			tmp := tmpDir + "/" + randomID()
-			err := w.b.root.Link(w.slot.name+"/"+segs[0].Name, tmp)
-			if errors.Is(err, fs.ErrExist) {
-				continue
-			}
-			if errors.Is(err, fs.ErrNotExist) {
-				if _, serr := w.b.root.Stat(tmpDir); serr != nil {
-					if err := w.b.mkdirAll(tmpDir); err != nil {
-						return "", err
-					}
-					continue
-				}
-				return "", conflict(errGone)
-			}
-			return tmp, err
-		}
-	}
-	f, tmp, err := w.b.createTemp()
-	if err != nil {
-		return "", err
-	}
-	err = w.concat(ctx, f, segs)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		w.b.root.Remove(tmp)
-		return "", err
-	}
-	return tmp, nil
 }
 
 func (w *writer) concat(ctx context.Context, dst *os.File, segs []segment) error {

@@ -1,0 +1,12 @@
+//go:build !linux
+
+package nasfs
+
+import "path"
+
+// renameAt renames from/name to to/newName. Without renameat(2) in the
+// standard library here, it resolves both paths from the root again, which
+// is slower but just as safe.
+func (b *backend) renameAt(from *dirHandle, name string, to *dirHandle, newName string) error {
+	return b.root.Rename(path.Join(from.rel, name), path.Join(to.rel, newName))
+}
