@@ -138,7 +138,11 @@ func (s *Store) readRange(ctx context.Context, op, path string, offset, length i
 	if err != nil {
 		return nil, s.fail(op, path, err)
 	}
-	return &reader{rc: rc, s: s, op: op, path: path}, nil
+	r := &reader{rc: rc, s: s, op: op, path: path}
+	if wt, ok := rc.(io.WriterTo); ok {
+		return &writerToReader{reader: r, wt: wt}, nil
+	}
+	return r, nil
 }
 
 // reader wraps read errors once.
@@ -158,6 +162,22 @@ func (r *reader) Read(p []byte) (int, error) {
 }
 
 func (r *reader) Close() error { return r.s.fail(r.op+".Close", r.path, r.rc.Close()) }
+
+// writerToReader keeps a backend reader's WriteTo reachable through the
+// wrapper, so that io.Copy hands the backend's own buffers to the writer
+// instead of copying them through one of its own.
+type writerToReader struct {
+	*reader
+	wt io.WriterTo
+}
+
+func (r *writerToReader) WriteTo(w io.Writer) (int64, error) {
+	n, err := r.wt.WriteTo(w)
+	if err != nil {
+		err = r.s.fail(r.op+".Read", r.path, err)
+	}
+	return n, err
+}
 
 // Stat implements Driver.
 func (s *Store) Stat(ctx context.Context, path string) (FileInfo, error) {

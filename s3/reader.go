@@ -70,14 +70,7 @@ func (r *readAhead) schedule() bool {
 	}
 	lo, hi := r.next, min(r.next+r.chunk, r.end)
 	r.next = hi
-	var buf []byte
-	if k := len(r.free); k > 0 {
-		buf, r.free = r.free[k-1], r.free[:k-1]
-	}
-	if int64(cap(buf)) < hi-lo {
-		buf = make([]byte, r.chunk)
-	}
-	f := &fetch{done: make(chan struct{}), data: buf[:hi-lo]}
+	f := &fetch{done: make(chan struct{}), data: r.buffer()[:hi-lo]}
 	r.queue = append(r.queue, f)
 	r.inFlight++
 	r.wg.Add(1)
@@ -99,6 +92,20 @@ func (r *readAhead) schedule() bool {
 		_, f.err = io.ReadFull(out.Body, f.data)
 	}()
 	return true
+}
+
+// buffer returns a chunk buffer: one this reader is done with, or one of
+// an earlier reader's from the pool, or a new one.
+func (r *readAhead) buffer() []byte {
+	if k := len(r.free); k > 0 {
+		buf := r.free[k-1]
+		r.free = r.free[:k-1]
+		return buf
+	}
+	if p, ok := r.b.chunks.Get().(*[]byte); ok && int64(cap(*p)) == r.chunk {
+		return (*p)[:r.chunk]
+	}
+	return make([]byte, r.chunk)
 }
 
 func (r *readAhead) Read(p []byte) (int, error) {
@@ -144,12 +151,70 @@ func (r *readAhead) Read(p []byte) (int, error) {
 	return n, nil
 }
 
+// WriteTo hands each chunk to w as it arrives, in order, without copying
+// it through a buffer of the caller's (io.Copy uses it).
+func (r *readAhead) WriteTo(w io.Writer) (int64, error) {
+	var total int64
+	if r.err == nil && r.firstLeft > 0 {
+		// The opening GET is a stream: read it whole into a chunk buffer,
+		// which the next fetch then reuses.
+		buf := r.buffer()[:r.firstLeft]
+		n, err := io.ReadFull(r.first, buf)
+		r.firstLeft -= int64(n)
+		r.first.Close()
+		if err == nil {
+			var m int
+			m, err = w.Write(buf)
+			total += int64(m)
+		}
+		if err != nil {
+			r.err = err
+			return total, err
+		}
+		r.free = append(r.free, buf[:cap(buf)])
+		r.schedule()
+	}
+	for r.err == nil && len(r.queue) > 0 {
+		f := r.queue[0]
+		select {
+		case <-f.done:
+		case <-r.ctx.Done():
+			r.err = r.ctx.Err()
+			return total, r.err
+		}
+		if f.err != nil {
+			r.err = f.err
+			break
+		}
+		n, err := w.Write(f.data[r.off:])
+		total += int64(n)
+		if err != nil {
+			r.off += n
+			r.err = err
+			break
+		}
+		r.queue, r.off = r.queue[1:], 0
+		r.free = append(r.free, f.data)
+		r.inFlight--
+		r.schedule()
+	}
+	return total, r.err
+}
+
 func (r *readAhead) Close() error {
 	r.cancel()
 	if r.firstLeft > 0 {
 		r.first.Close()
 	}
 	r.wg.Wait()
+	for _, f := range r.queue {
+		r.free = append(r.free, f.data)
+	}
+	for _, buf := range r.free {
+		buf = buf[:cap(buf)]
+		r.b.chunks.Put(&buf)
+	}
+	r.queue, r.free = nil, nil
 	if r.err == nil || errors.Is(r.err, context.Canceled) {
 		r.err = errors.New("read after Close")
 	}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -28,6 +29,12 @@ type backend struct {
 	presign *s3.PresignClient
 	bucket  string
 	prefix  string // RootDirectory without leading or trailing '/'; "" for the bucket root
+
+	// chunks recycles read-ahead buffers of ReadChunkSize between readers:
+	// a fresh 16 MiB buffer costs its zeroing and page faults, about 5 %
+	// of a 1 GiB read. The pool holds only buffers of finished readers and
+	// lets the garbage collector take them.
+	chunks sync.Pool
 }
 
 var _ driver.Backend = (*backend)(nil)
