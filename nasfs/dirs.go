@@ -10,12 +10,14 @@ import (
 // dirHandle is a directory held open for a few operations of one call, so
 // that they name entries by one component instead of walking the path from
 // the root again for each (a walk is an openat and a close per component;
-// registry paths have eight or more). A handle is never kept beyond the
-// call: a directory that Delete moves to the trash must not receive files.
+// registry paths have eight or more). A handle on a user or upload
+// directory is never kept beyond the call: a directory that Delete moves to
+// the trash must not receive files.
 type dirHandle struct {
-	rel string   // path relative to the root, for the portable fallback
-	r   *os.Root // the directory, for single-component lookups
-	f   *os.File // the same directory, for its descriptor and fsync
+	rel      string   // path relative to the root, for the portable fallback
+	r        *os.Root // the directory, for single-component lookups
+	f        *os.File // the same directory as a file, opened when needed
+	borrowed bool     // r belongs to someone else: close leaves it open
 }
 
 // openDir opens dir (relative to the root) without following symlinks.
@@ -27,17 +29,7 @@ func (b *backend) openDir(dir string) (*dirHandle, error) {
 	if err != nil {
 		return nil, err
 	}
-	return wrapDir(dir, r)
-}
-
-// wrapDir makes a handle of an open root, which it then owns.
-func wrapDir(rel string, r *os.Root) (*dirHandle, error) {
-	f, err := r.Open(".")
-	if err != nil {
-		r.Close()
-		return nil, err
-	}
-	return &dirHandle{rel: rel, r: r, f: f}, nil
+	return &dirHandle{rel: dir, r: r}, nil
 }
 
 // openParent opens the directory that will hold the user path p (relative),
@@ -56,9 +48,67 @@ func (b *backend) openParent(p string) (*dirHandle, error) {
 	return nil, errors.New("parent directory kept disappearing")
 }
 
-func (h *dirHandle) close() {
-	h.f.Close()
-	h.r.Close()
+// file returns the directory as an open file, for its descriptor.
+func (h *dirHandle) file() (*os.File, error) {
+	if h.f == nil {
+		f, err := h.r.Open(".")
+		if err != nil {
+			return nil, err
+		}
+		h.f = f
+	}
+	return h.f, nil
 }
 
-func (h *dirHandle) sync() error { return h.f.Sync() }
+func (h *dirHandle) sync() error {
+	f, err := h.file()
+	if err != nil {
+		return err
+	}
+	return f.Sync()
+}
+
+func (h *dirHandle) close() {
+	if h.f != nil {
+		h.f.Close()
+	}
+	if !h.borrowed {
+		h.r.Close()
+	}
+}
+
+// trash returns the instance's handle on the trash directory, opening it
+// (and creating the directory) the first time. Unlike user directories the
+// trash is never moved, so holding it open is safe; its file is opened
+// here, so that concurrent callers only read the handle.
+func (b *backend) trash() (*dirHandle, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.trashH != nil {
+		return b.trashH, nil
+	}
+	if err := b.mkdirAll(trashDir); err != nil {
+		return nil, err
+	}
+	h, err := b.openDir(trashDir)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := h.file(); err != nil {
+		h.close()
+		return nil, err
+	}
+	b.trashH = h
+	return h, nil
+}
+
+// dropTrash forgets h after the trash directory was found removed, so that
+// the next call opens it anew. h is not closed, since another goroutine may
+// be using it; the garbage collector closes it.
+func (b *backend) dropTrash(h *dirHandle) {
+	b.mu.Lock()
+	if b.trashH == h {
+		b.trashH = nil
+	}
+	b.mu.Unlock()
+}

@@ -10,9 +10,17 @@ import (
 // open directories: no path is resolved, so nothing can follow a symlink
 // (rename never follows its last components).
 func (b *backend) renameAt(from *dirHandle, name string, to *dirHandle, newName string) error {
-	err := syscall.Renameat(int(from.f.Fd()), name, int(to.f.Fd()), newName)
-	runtime.KeepAlive(from.f)
-	runtime.KeepAlive(to.f)
+	src, err := from.file()
+	if err != nil {
+		return err
+	}
+	dst, err := to.file()
+	if err != nil {
+		return err
+	}
+	err = syscall.Renameat(int(src.Fd()), name, int(dst.Fd()), newName)
+	runtime.KeepAlive(src)
+	runtime.KeepAlive(dst)
 	if err != nil {
 		return &os.LinkError{Op: "renameat", Old: name, New: newName, Err: err}
 	}

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"path"
+	"sync"
 
 	"github.com/berthio/berth/driver"
 )
@@ -16,6 +17,9 @@ import (
 type backend struct {
 	cfg  Config
 	root *os.Root // every access goes through it: nothing escapes Root
+
+	mu     sync.Mutex
+	trashH *dirHandle // .berth/trash, held open; nil until needed
 }
 
 var _ driver.Backend = (*backend)(nil)

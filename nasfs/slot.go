@@ -328,14 +328,10 @@ func (s *slot) seal(h head, src string) error {
 	return err
 }
 
-// handle opens the slot directory's descriptor; the caller closes only the
-// handle's f, since the root belongs to the slot.
-func (s *slot) handle() (*dirHandle, error) {
-	f, err := s.dir.Open(".")
-	if err != nil {
-		return nil, err
-	}
-	return &dirHandle{rel: s.name, r: s.dir, f: f}, nil
+// handle returns a handle on the slot directory; its close leaves the
+// slot's root open.
+func (s *slot) handle() *dirHandle {
+	return &dirHandle{rel: s.name, r: s.dir, borrowed: true}
 }
 
 func (s *slot) syncDir() error {
@@ -399,15 +395,20 @@ func (s *slot) teardown() {
 	if now, err := s.parent.r.Lstat(base); err != nil || !os.SameFile(held, now) {
 		return
 	}
-	trash, err := s.b.openDir(trashDir)
-	if err != nil {
-		s.b.toTrash(s.name) // the trash was removed: the slow path recreates it
-		return
-	}
-	defer trash.close()
 	id := randomID()
-	if s.b.renameAt(s.parent, base, trash, id) != nil {
-		return // gone meanwhile; Sweep takes what a failure leaves
+	var trash *dirHandle
+	for try := 0; ; try++ {
+		if trash, err = s.b.trash(); err != nil {
+			return // Sweep takes what a failure leaves
+		}
+		err = s.b.renameAt(s.parent, base, trash, id)
+		if err == nil {
+			break
+		}
+		if _, serr := s.parent.r.Lstat(base); serr != nil || try > 0 {
+			return // gone meanwhile (moved by another process), or Sweep's
+		}
+		s.b.dropTrash(trash) // the slot is there: the trash was removed
 	}
 	// A fenced writer may still link a file into the moved directory before
 	// it notices; it removes it again, and so do we.

@@ -198,11 +198,8 @@ func (w *writer) Commit(ctx context.Context) error {
 	}
 	defer w.slot.close()
 	defer w.slot.teardown()
-	dir, err := w.slot.handle()
-	if err != nil {
-		return conflict(errGone)
-	}
-	defer dir.f.Close() // the root stays the slot's
+	dir := w.slot.handle()
+	defer dir.close()
 	err = w.b.renameAt(dir, staged, parent, base)
 	if err != nil {
 		if _, serr := w.slot.dir.Lstat(staged); serr != nil {
