@@ -70,8 +70,9 @@ func (c Content) Bytes() []byte {
 
 // Request is one command to a replica, one JSON object per line on its stdin.
 //
-// Ops: put {path, content}, get {path}, digest {path} (streams the file,
-// replies its size and sha256 only), stat {path}, list {path},
+// Ops: put {path, content}, get {path}, digest {path, offset, length}
+// (streams the file, or the range when length > 0, and replies its size,
+// sha256 and time to first byte only), stat {path}, list {path},
 // move {path, dest}, delete {path}, writer-open {path, append} -> handle,
 // write {handle, content} -> size, size {handle}, close {handle},
 // commit {handle}, cancel {handle}, put-loop {path, loop, after}, exit.
@@ -79,6 +80,14 @@ func (c Content) Bytes() []byte {
 // put-loop PutContents the loop payloads in turn, forever; it replies once
 // After puts have completed (at once when After is 0) and then serves no
 // further command: it is meant to be killed.
+//
+// script {script} runs the requests of Script in order, replying after
+// each with Step set to its 1-based index (its outcome, Size and Handle as
+// the op alone would reply), then once more with Step 0 and Count the steps
+// run; a failed step does not stop the script. In a script, a writer op
+// with Handle 0 means the writer opened last. It lets a parent kill the
+// replica in the middle of a long sequence and know which steps completed
+// (Process.StartScript, Process.Progress).
 type Request struct {
 	ID     int64  `json:"id"`
 	Op     string `json:"op"`
@@ -86,9 +95,12 @@ type Request struct {
 	Dest   string `json:"dest,omitempty"`
 	Append bool   `json:"append,omitempty"`
 	Handle int    `json:"handle,omitempty"`
+	Offset int64  `json:"offset,omitempty"` // digest: where to start
+	Length int64  `json:"length,omitempty"` // digest: bytes to read; 0: to the end
 	Content
-	Loop  []Content `json:"loop,omitempty"`
-	After int       `json:"after,omitempty"`
+	Loop   []Content `json:"loop,omitempty"`
+	After  int       `json:"after,omitempty"`
+	Script []Request `json:"script,omitempty"`
 }
 
 // Reply answers the Request of the same ID. A replica also sends one reply
@@ -105,9 +117,11 @@ type Reply struct {
 	Data   []byte   `json:"data,omitempty"`
 	Digest string   `json:"digest,omitempty"` // sha256 hex of Data (get)
 	Paths  []string `json:"paths,omitempty"`
-	Count  int64    `json:"count,omitempty"` // put-loop: puts completed
+	Count  int64    `json:"count,omitempty"` // put-loop: puts completed; script: steps run
+	Step   int      `json:"step,omitempty"`  // script: the step this reply reports, 1-based
 	Driver string   `json:"driver,omitempty"`
 	PID    int      `json:"pid,omitempty"`
+	TTFB   int64    `json:"ttfb,omitempty"` // digest: nanoseconds to the first byte
 }
 
 // kindNames are the wire names of error kinds, so errors.Is works on the
@@ -209,6 +223,11 @@ func Serve(ctx context.Context, d driver.Driver, in io.Reader, out io.Writer) er
 			return enc.Encode(Reply{ID: req.ID, OK: true})
 		case "put-loop":
 			return srv.putLoop(ctx, req, enc)
+		case "script":
+			if err := srv.script(ctx, req, enc); err != nil {
+				return err
+			}
+			continue
 		}
 		if err := enc.Encode(srv.do(ctx, req)); err != nil {
 			return err
@@ -221,6 +240,14 @@ type replicaServer struct {
 	d       driver.Driver
 	writers map[int]driver.FileWriter
 	next    int
+	buf     []byte // streams writes and digests; requests run one at a time
+}
+
+func (s *replicaServer) buffer() []byte {
+	if s.buf == nil {
+		s.buf = make([]byte, 1<<20)
+	}
+	return s.buf
 }
 
 func (s *replicaServer) do(ctx context.Context, req Request) Reply {
@@ -245,17 +272,35 @@ func (s *replicaServer) do(ctx context.Context, req Request) Reply {
 		}
 		ok.Data, ok.Size, ok.Digest = b, int64(len(b)), Digest(b)
 	case "digest":
-		r, err := s.d.Reader(ctx, req.Path, 0)
+		began := time.Now()
+		var r io.ReadCloser
+		var err error
+		if req.Length > 0 {
+			r, err = s.d.ReadRange(ctx, req.Path, req.Offset, req.Length)
+		} else {
+			r, err = s.d.Reader(ctx, req.Path, req.Offset)
+		}
 		if err != nil {
 			return fail(err)
 		}
 		h := sha256.New()
-		n, err := io.Copy(h, r)
+		buf := s.buffer()
+		n, err := io.ReadAtLeast(r, buf, 1)
+		if n > 0 {
+			ok.TTFB = int64(time.Since(began))
+			h.Write(buf[:n])
+		}
+		var rest int64
+		if err == nil {
+			rest, err = io.CopyBuffer(h, r, buf)
+		} else if err == io.EOF {
+			err = nil
+		}
 		r.Close()
 		if err != nil {
 			return fail(err)
 		}
-		ok.Size, ok.Digest = n, hex.EncodeToString(h.Sum(nil))
+		ok.Size, ok.Digest = int64(n)+rest, hex.EncodeToString(h.Sum(nil))
 	case "stat":
 		fi, err := s.d.Stat(ctx, req.Path)
 		if err != nil {
@@ -285,7 +330,13 @@ func (s *replicaServer) do(ctx context.Context, req Request) Reply {
 		s.writers[s.next] = w
 		ok.Handle, ok.Size = s.next, w.Size()
 	case "write":
-		if _, err := w.Write(req.Bytes()); err != nil {
+		var err error
+		if req.N > 0 { // seeded content streams, whatever its size
+			_, err = io.CopyBuffer(w, PayloadReader(req.Seed, req.N), s.buffer())
+		} else {
+			_, err = w.Write(req.Data)
+		}
+		if err != nil {
 			return fail(err)
 		}
 		ok.Size = w.Size()
@@ -307,6 +358,26 @@ func (s *replicaServer) do(ctx context.Context, req Request) Reply {
 		return Reply{ID: req.ID, Err: fmt.Sprintf("unknown op %q", req.Op)}
 	}
 	return ok
+}
+
+func (s *replicaServer) script(ctx context.Context, req Request, enc *json.Encoder) error {
+	for i, step := range req.Script {
+		switch step.Op {
+		case "write", "size", "close", "commit", "cancel":
+			if step.Handle == 0 {
+				step.Handle = s.next
+			}
+		case "script", "put-loop", "exit":
+			return enc.Encode(Reply{ID: req.ID, Step: i + 1, Err: "op " + step.Op + " cannot be a script step"})
+		}
+		step.ID = req.ID
+		rep := s.do(ctx, step)
+		rep.Step = i + 1
+		if err := enc.Encode(rep); err != nil {
+			return err
+		}
+	}
+	return enc.Encode(Reply{ID: req.ID, OK: true, Count: int64(len(req.Script))})
 }
 
 func (s *replicaServer) putLoop(ctx context.Context, req Request, enc *json.Encoder) error {
@@ -359,6 +430,10 @@ type Process struct {
 	mu      sync.Mutex
 	nextID  int64
 	pid     int
+
+	progressMu sync.Mutex
+	scriptID   int64   // the running script's request ID; 0 if none
+	progress   []Reply // its replies so far
 }
 
 // Start starts the process and waits for its hello. ctx bounds the process's
@@ -423,6 +498,13 @@ func (r *Process) readReplies(stdout io.Reader) {
 			fmt.Fprintf(&r.stderr, "[stdout] %s\n", line) // not ours: keep it for error messages
 			continue
 		}
+		r.progressMu.Lock()
+		if r.scriptID != 0 && rep.ID == r.scriptID {
+			r.progress = append(r.progress, rep)
+			r.progressMu.Unlock()
+			continue
+		}
+		r.progressMu.Unlock()
 		r.replies <- rep
 	}
 	r.waitErr = r.cmd.Wait()
@@ -466,6 +548,36 @@ func (r *Process) Do(ctx context.Context, req Request) (Reply, error) {
 		return Reply{}, err
 	}
 	return rep, rep.Error(req.Op + " " + req.Path)
+}
+
+// StartScript sends a script request (Op "script") and returns without
+// waiting: its replies collect in Progress. The replica serves nothing else
+// until the script ends; it is meant to be killed in the middle.
+func (r *Process) StartScript(req Request) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.nextID++
+	req.ID, req.Op = r.nextID, "script"
+	r.progressMu.Lock()
+	r.scriptID, r.progress = req.ID, nil
+	r.progressMu.Unlock()
+	line, err := json.Marshal(req)
+	if err != nil {
+		return fmt.Errorf("replica: %w", err)
+	}
+	if _, err := r.stdin.Write(append(line, '\n')); err != nil {
+		return fmt.Errorf("replica: send script: %w; stderr: %s", err, r.stderr.String())
+	}
+	return nil
+}
+
+// Progress returns the replies of the script StartScript sent, so far: one
+// per step done (Step set), and a last with Step 0 if the script finished.
+// After Kill it holds everything the replica reported before it died.
+func (r *Process) Progress() []Reply {
+	r.progressMu.Lock()
+	defer r.progressMu.Unlock()
+	return append([]Reply(nil), r.progress...)
 }
 
 // PID is the replica's process id.
@@ -540,10 +652,15 @@ func Digest(b []byte) string {
 // Payload returns n pseudo-random bytes determined by seed: what a replica
 // writes for Content{Seed, N}, so either side can check the other's digest.
 func Payload(seed uint64, n int64) []byte {
+	b := make([]byte, n)
+	_, _ = io.ReadFull(PayloadReader(seed, n), b)
+	return b
+}
+
+// PayloadReader streams the bytes of Payload(seed, n).
+func PayloadReader(seed uint64, n int64) io.Reader {
 	var key [32]byte
 	binary.LittleEndian.PutUint64(key[:], seed)
 	binary.LittleEndian.PutUint64(key[8:], uint64(n))
-	b := make([]byte, n)
-	_, _ = rand.NewChaCha8(key).Read(b)
-	return b
+	return io.LimitReader(rand.NewChaCha8(key), n)
 }
