@@ -205,49 +205,70 @@ func Main(reg *driver.Registry) {
 
 // Serve runs the command loop on d until in ends or an exit command;
 // a failing put-loop ends it with that error.
+//
+// Ordinary commands run concurrently, as a registry process serves many
+// requests on one driver instance, and reply when done, each with its ID;
+// a client that waits for each reply before sending the next sees them in
+// order. exit, put-loop and script first wait for the commands in flight
+// and run alone.
 func Serve(ctx context.Context, d driver.Driver, in io.Reader, out io.Writer) error {
 	srv := &replicaServer{d: d, writers: map[int]driver.FileWriter{}}
 	enc := json.NewEncoder(out)
+	var encMu sync.Mutex
+	send := func(rep Reply) error {
+		encMu.Lock()
+		defer encMu.Unlock()
+		return enc.Encode(rep)
+	}
+	var inflight sync.WaitGroup
+	defer inflight.Wait()
 	sc := bufio.NewScanner(in)
 	sc.Buffer(make([]byte, 0, 64<<10), maxLine)
 	for sc.Scan() {
 		var req Request
 		if err := json.Unmarshal(sc.Bytes(), &req); err != nil {
-			if err := enc.Encode(Reply{Err: "bad request: " + err.Error()}); err != nil {
+			if err := send(Reply{Err: "bad request: " + err.Error()}); err != nil {
 				return err
 			}
 			continue
 		}
 		switch req.Op {
 		case "exit":
+			inflight.Wait()
 			return enc.Encode(Reply{ID: req.ID, OK: true})
 		case "put-loop":
+			inflight.Wait()
 			return srv.putLoop(ctx, req, enc)
 		case "script":
+			inflight.Wait()
 			if err := srv.script(ctx, req, enc); err != nil {
 				return err
 			}
 			continue
 		}
-		if err := enc.Encode(srv.do(ctx, req)); err != nil {
-			return err
-		}
+		inflight.Add(1)
+		go func() {
+			defer inflight.Done()
+			send(srv.do(ctx, req)) // a parent that stopped reading is gone
+		}()
 	}
 	return sc.Err()
 }
 
 type replicaServer struct {
 	d       driver.Driver
+	mu      sync.Mutex // guards writers and next
 	writers map[int]driver.FileWriter
 	next    int
-	buf     []byte // streams writes and digests; requests run one at a time
 }
 
-func (s *replicaServer) buffer() []byte {
-	if s.buf == nil {
-		s.buf = make([]byte, 1<<20)
-	}
-	return s.buf
+// buffers stream seeded writes and digests, 1 MiB each.
+var buffers = sync.Pool{New: func() any { return new([1 << 20]byte) }}
+
+func (s *replicaServer) writer(h int) driver.FileWriter {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.writers[h]
 }
 
 func (s *replicaServer) do(ctx context.Context, req Request) Reply {
@@ -256,7 +277,7 @@ func (s *replicaServer) do(ctx context.Context, req Request) Reply {
 	var w driver.FileWriter
 	switch req.Op {
 	case "write", "size", "close", "commit", "cancel":
-		if w = s.writers[req.Handle]; w == nil {
+		if w = s.writer(req.Handle); w == nil {
 			return Reply{ID: req.ID, Err: fmt.Sprintf("no writer with handle %d", req.Handle)}
 		}
 	}
@@ -284,7 +305,9 @@ func (s *replicaServer) do(ctx context.Context, req Request) Reply {
 			return fail(err)
 		}
 		h := sha256.New()
-		buf := s.buffer()
+		bufp := buffers.Get().(*[1 << 20]byte)
+		defer buffers.Put(bufp)
+		buf := bufp[:]
 		n, err := io.ReadAtLeast(r, buf, 1)
 		if n > 0 {
 			ok.TTFB = int64(time.Since(began))
@@ -326,13 +349,18 @@ func (s *replicaServer) do(ctx context.Context, req Request) Reply {
 		if err != nil {
 			return fail(err)
 		}
+		s.mu.Lock()
 		s.next++
 		s.writers[s.next] = w
-		ok.Handle, ok.Size = s.next, w.Size()
+		ok.Handle = s.next
+		s.mu.Unlock()
+		ok.Size = w.Size()
 	case "write":
 		var err error
 		if req.N > 0 { // seeded content streams, whatever its size
-			_, err = io.CopyBuffer(w, PayloadReader(req.Seed, req.N), s.buffer())
+			buf := buffers.Get().(*[1 << 20]byte)
+			_, err = io.CopyBuffer(w, PayloadReader(req.Seed, req.N), buf[:])
+			buffers.Put(buf)
 		} else {
 			_, err = w.Write(req.Data)
 		}
@@ -350,14 +378,24 @@ func (s *replicaServer) do(ctx context.Context, req Request) Reply {
 		if err := w.Commit(ctx); err != nil {
 			return fail(err)
 		}
+		s.forget(req.Handle)
 	case "cancel":
 		if err := w.Cancel(ctx); err != nil {
 			return fail(err)
 		}
+		s.forget(req.Handle)
 	default:
 		return Reply{ID: req.ID, Err: fmt.Sprintf("unknown op %q", req.Op)}
 	}
 	return ok
+}
+
+// forget drops a committed or cancelled writer, whose every later call
+// would return nil or ErrClosed, so that a long run does not pile them up.
+func (s *replicaServer) forget(h int) {
+	s.mu.Lock()
+	delete(s.writers, h)
+	s.mu.Unlock()
 }
 
 func (s *replicaServer) script(ctx context.Context, req Request, enc *json.Encoder) error {
@@ -365,7 +403,9 @@ func (s *replicaServer) script(ctx context.Context, req Request, enc *json.Encod
 		switch step.Op {
 		case "write", "size", "close", "commit", "cancel":
 			if step.Handle == 0 {
+				s.mu.Lock()
 				step.Handle = s.next
+				s.mu.Unlock()
 			}
 		case "script", "put-loop", "exit":
 			return enc.Encode(Reply{ID: req.ID, Step: i + 1, Err: "op " + step.Op + " cannot be a script step"})
@@ -434,6 +474,10 @@ type Process struct {
 	progressMu sync.Mutex
 	scriptID   int64   // the running script's request ID; 0 if none
 	progress   []Reply // its replies so far
+
+	pendingMu sync.Mutex
+	pending   map[int64]chan Reply // Do calls waiting, by request ID
+	exited    bool
 }
 
 // Start starts the process and waits for its hello. ctx bounds the process's
@@ -505,9 +549,27 @@ func (r *Process) readReplies(stdout io.Reader) {
 			continue
 		}
 		r.progressMu.Unlock()
-		r.replies <- rep
+		r.pendingMu.Lock()
+		ch := r.pending[rep.ID]
+		delete(r.pending, rep.ID)
+		r.pendingMu.Unlock()
+		if ch != nil {
+			ch <- rep // buffered: never blocks
+			continue
+		}
+		select {
+		case r.replies <- rep: // the hello, which Start awaits
+		default: // a reply nobody waits for any more
+		}
 	}
 	r.waitErr = r.cmd.Wait()
+	r.pendingMu.Lock()
+	r.exited = true
+	for id, ch := range r.pending {
+		close(ch)
+		delete(r.pending, id)
+	}
+	r.pendingMu.Unlock()
 	close(r.replies)
 	close(r.done)
 }
@@ -530,24 +592,53 @@ func (r *Process) await(ctx context.Context, id int64) (Reply, error) {
 }
 
 // Do sends req and waits for its reply. The error is the transport's, or the
-// command's as a *RemoteError whose kind errors.Is matches.
+// command's as a *RemoteError whose kind errors.Is matches. Several
+// goroutines may call Do at once: the replica runs their commands
+// concurrently.
 func (r *Process) Do(ctx context.Context, req Request) (Reply, error) {
+	ch := make(chan Reply, 1)
 	r.mu.Lock()
-	defer r.mu.Unlock()
 	r.nextID++
 	req.ID = r.nextID
+	r.pendingMu.Lock()
+	if r.exited {
+		r.pendingMu.Unlock()
+		r.mu.Unlock()
+		return Reply{}, fmt.Errorf("replica exited (%v); stderr: %s", r.waitErr, r.stderr.String())
+	}
+	if r.pending == nil {
+		r.pending = map[int64]chan Reply{}
+	}
+	r.pending[req.ID] = ch
+	r.pendingMu.Unlock()
 	line, err := json.Marshal(req)
+	if err == nil {
+		_, err = r.stdin.Write(append(line, '\n'))
+		if err != nil {
+			err = fmt.Errorf("send %s: %w; stderr: %s", req.Op, err, r.stderr.String())
+		}
+	}
+	r.mu.Unlock()
 	if err != nil {
+		r.forget(req.ID)
 		return Reply{}, fmt.Errorf("replica: %w", err)
 	}
-	if _, err := r.stdin.Write(append(line, '\n')); err != nil {
-		return Reply{}, fmt.Errorf("replica: send %s: %w; stderr: %s", req.Op, err, r.stderr.String())
+	select {
+	case rep, ok := <-ch:
+		if !ok {
+			return Reply{}, fmt.Errorf("replica exited (%v); stderr: %s", r.waitErr, r.stderr.String())
+		}
+		return rep, rep.Error(req.Op + " " + req.Path)
+	case <-ctx.Done():
+		r.forget(req.ID)
+		return Reply{}, fmt.Errorf("replica: waiting for reply %d: %w", req.ID, ctx.Err())
 	}
-	rep, err := r.await(ctx, req.ID)
-	if err != nil {
-		return Reply{}, err
-	}
-	return rep, rep.Error(req.Op + " " + req.Path)
+}
+
+func (r *Process) forget(id int64) {
+	r.pendingMu.Lock()
+	delete(r.pending, id)
+	r.pendingMu.Unlock()
 }
 
 // StartScript sends a script request (Op "script") and returns without

@@ -1,45 +1,32 @@
 package replica_test
 
 import (
-	"bufio"
 	"bytes"
-	"context"
-	"encoding/json"
+	"fmt"
 	"io"
+	"os"
+	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/berthio/berth/driver"
 	"github.com/berthio/berth/memory"
 	"github.com/berthio/berth/replica"
 )
 
-// serve runs reqs through Serve on a memory driver and returns the replies.
-func serve(t *testing.T, reqs ...replica.Request) []replica.Reply {
+func TestMain(m *testing.M) {
+	replica.Main(driver.NewRegistry(memory.Factory))
+	os.Exit(m.Run())
+}
+
+func start(t *testing.T) *replica.Process {
 	t.Helper()
-	var in bytes.Buffer
-	enc := json.NewEncoder(&in)
-	for i, r := range reqs {
-		r.ID = int64(i + 1)
-		require.NoError(t, enc.Encode(r))
-	}
-	var out bytes.Buffer
-	err := replica.Serve(context.Background(), memory.New(memory.Named(t.Name())), &in, &out)
-	require.True(t, err == nil || err == io.EOF, "Serve: %v", err)
-	var reps []replica.Reply
-	sc := bufio.NewScanner(&out)
-	sc.Buffer(nil, 64<<20)
-	for sc.Scan() {
-		var rep replica.Reply
-		require.NoError(t, json.Unmarshal(sc.Bytes(), &rep))
-		reps = append(reps, rep)
-	}
-	require.Len(t, reps, len(reqs))
-	for i, rep := range reps {
-		require.True(t, rep.OK, "%s: %s", reqs[i].Op, rep.Err)
-	}
-	return reps
+	p := &replica.Process{URL: "memory://" + t.Name()}
+	require.NoError(t, p.Start(t.Context()))
+	t.Cleanup(func() { p.Kill() })
+	return p
 }
 
 // TestSeededWritesStreamAndRangesDigest writes seeded content larger than
@@ -47,25 +34,65 @@ func serve(t *testing.T, reqs ...replica.Request) []replica.Reply {
 // first byte, against Payload.
 func TestSeededWritesStreamAndRangesDigest(t *testing.T) {
 	const n = 3<<20 + 17
-	content := replica.Content{Seed: 7, N: n}
+	p := start(t)
+	ctx := t.Context()
 	want := replica.Payload(7, n)
-	reps := serve(t,
-		replica.Request{Op: "writer-open", Path: "/f"},
-		replica.Request{Op: "write", Handle: 1, Content: content},
-		replica.Request{Op: "commit", Handle: 1},
-		replica.Request{Op: "digest", Path: "/f"},
-		replica.Request{Op: "digest", Path: "/f", Offset: 1 << 20, Length: 1<<20 + 5},
-		replica.Request{Op: "digest", Path: "/f", Offset: n - 3},
-	)
-	assert.EqualValues(t, n, reps[1].Size)
-	for i, c := range []struct{ off, end int64 }{{0, n}, {1 << 20, 2<<20 + 5}, {n - 3, n}} {
-		rep := reps[3+i]
-		assert.EqualValues(t, c.end-c.off, rep.Size, "digest %d", i)
-		assert.Equal(t, replica.Digest(want[c.off:c.end]), rep.Digest, "digest %d", i)
-		assert.Positive(t, rep.TTFB, "digest %d", i)
+	open, err := p.Do(ctx, replica.Request{Op: "writer-open", Path: "/f"})
+	require.NoError(t, err)
+	rep, err := p.Do(ctx, replica.Request{Op: "write", Handle: open.Handle, Content: replica.Content{Seed: 7, N: n}})
+	require.NoError(t, err)
+	assert.EqualValues(t, n, rep.Size)
+	_, err = p.Do(ctx, replica.Request{Op: "commit", Handle: open.Handle})
+	require.NoError(t, err)
+	for _, c := range []struct{ off, end, length int64 }{{0, n, 0}, {1 << 20, 2<<20 + 5, 1<<20 + 5}, {n - 3, n, 0}} {
+		rep, err := p.Do(ctx, replica.Request{Op: "digest", Path: "/f", Offset: c.off, Length: c.length})
+		require.NoError(t, err)
+		assert.EqualValues(t, c.end-c.off, rep.Size, "digest from %d", c.off)
+		assert.Equal(t, replica.Digest(want[c.off:c.end]), rep.Digest, "digest from %d", c.off)
+		assert.Positive(t, rep.TTFB, "digest from %d", c.off)
 	}
 	var streamed bytes.Buffer
-	_, err := io.Copy(&streamed, replica.PayloadReader(7, n))
+	_, err = io.Copy(&streamed, replica.PayloadReader(7, n))
 	require.NoError(t, err)
 	assert.True(t, bytes.Equal(want, streamed.Bytes()), "PayloadReader differs from Payload")
+}
+
+// TestConcurrentCommands has many goroutines drive one replica at once, as
+// a registry's requests share one process: every upload ends whole.
+func TestConcurrentCommands(t *testing.T) {
+	p := start(t)
+	ctx := t.Context()
+	var wg sync.WaitGroup
+	errs := make(chan error, 32)
+	for i := range 32 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			path := fmt.Sprintf("/c/%d", i)
+			content := replica.Content{Seed: uint64(i), N: int64(1000 + i)}
+			h, err := p.Do(ctx, replica.Request{Op: "writer-open", Path: path})
+			if err == nil {
+				_, err = p.Do(ctx, replica.Request{Op: "write", Handle: h.Handle, Content: content})
+			}
+			if err == nil {
+				_, err = p.Do(ctx, replica.Request{Op: "commit", Handle: h.Handle})
+			}
+			var d replica.Reply
+			if err == nil {
+				d, err = p.Do(ctx, replica.Request{Op: "digest", Path: path})
+			}
+			if err == nil && d.Digest != replica.Digest(content.Bytes()) {
+				err = fmt.Errorf("%s: wrong digest", path)
+			}
+			errs <- err
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		assert.NoError(t, err)
+	}
+	// A committed writer's handle is gone.
+	_, err := p.Do(ctx, replica.Request{Op: "close", Handle: 1})
+	assert.ErrorContains(t, err, "no writer")
 }
