@@ -28,11 +28,13 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"encoding"
 	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"math/rand/v2"
 	"os"
@@ -96,7 +98,12 @@ type Request struct {
 	Append bool   `json:"append,omitempty"`
 	Handle int    `json:"handle,omitempty"`
 	Offset int64  `json:"offset,omitempty"` // digest: where to start
-	Length int64  `json:"length,omitempty"` // digest: bytes to read; 0: to the end
+	// Hash makes write hash what it writes into a sha256 state, resumed
+	// from HashState when set, as a registry hashes an upload across PATCH
+	// requests; the reply carries the new state and the digest so far.
+	Hash      bool   `json:"hash,omitempty"`
+	HashState []byte `json:"hashState,omitempty"`
+	Length    int64  `json:"length,omitempty"` // digest: bytes to read; 0: to the end
 	Content
 	Loop   []Content `json:"loop,omitempty"`
 	After  int       `json:"after,omitempty"`
@@ -122,6 +129,8 @@ type Reply struct {
 	Driver string   `json:"driver,omitempty"`
 	PID    int      `json:"pid,omitempty"`
 	TTFB   int64    `json:"ttfb,omitempty"` // digest: nanoseconds to the first byte
+	// HashState is write's sha256 state with Hash set; Digest is its sum.
+	HashState []byte `json:"hashState,omitempty"`
 }
 
 // kindNames are the wire names of error kinds, so errors.Is works on the
@@ -356,16 +365,33 @@ func (s *replicaServer) do(ctx context.Context, req Request) Reply {
 		s.mu.Unlock()
 		ok.Size = w.Size()
 	case "write":
+		dst := io.Writer(w)
+		var h hash.Hash
+		if req.Hash {
+			h = sha256.New()
+			if len(req.HashState) > 0 {
+				if err := h.(encoding.BinaryUnmarshaler).UnmarshalBinary(req.HashState); err != nil {
+					return fail(fmt.Errorf("bad hash state: %w", err))
+				}
+			}
+			dst = io.MultiWriter(w, h)
+		}
 		var err error
 		if req.N > 0 { // seeded content streams, whatever its size
 			buf := buffers.Get().(*[1 << 20]byte)
-			_, err = io.CopyBuffer(w, PayloadReader(req.Seed, req.N), buf[:])
+			_, err = io.CopyBuffer(dst, PayloadReader(req.Seed, req.N), buf[:])
 			buffers.Put(buf)
 		} else {
-			_, err = w.Write(req.Data)
+			_, err = dst.Write(req.Data)
 		}
 		if err != nil {
 			return fail(err)
+		}
+		if h != nil {
+			if ok.HashState, err = h.(encoding.BinaryMarshaler).MarshalBinary(); err != nil {
+				return fail(err)
+			}
+			ok.Digest = hex.EncodeToString(h.Sum(nil))
 		}
 		ok.Size = w.Size()
 	case "size":

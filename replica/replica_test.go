@@ -13,11 +13,12 @@ import (
 
 	"github.com/berthio/berth/driver"
 	"github.com/berthio/berth/memory"
+	"github.com/berthio/berth/nasfs"
 	"github.com/berthio/berth/replica"
 )
 
 func TestMain(m *testing.M) {
-	replica.Main(driver.NewRegistry(memory.Factory))
+	replica.Main(driver.NewRegistry(memory.Factory, nasfs.Factory))
 	os.Exit(m.Run())
 }
 
@@ -95,4 +96,34 @@ func TestConcurrentCommands(t *testing.T) {
 	// A committed writer's handle is gone.
 	_, err := p.Do(ctx, replica.Request{Op: "close", Handle: 1})
 	assert.ErrorContains(t, err, "no writer")
+}
+
+// TestHashedWritesResumeAcrossProcesses hashes an upload written in three
+// chunks by two processes, passing the hash state along as a registry does
+// across PATCH requests: the digest is the content's.
+func TestHashedWritesResumeAcrossProcesses(t *testing.T) {
+	url := "nasfs://" + t.TempDir()
+	a, b := &replica.Process{URL: url}, &replica.Process{URL: url}
+	for _, p := range []*replica.Process{a, b} {
+		require.NoError(t, p.Start(t.Context()))
+		defer p.Kill()
+	}
+	ctx := t.Context()
+	chunks := []replica.Content{{Seed: 1, N: 5000}, {Data: []byte("middle")}, {Seed: 2, N: 70000}}
+	var all []byte
+	var state []byte
+	var digest string
+	for i, c := range chunks {
+		p := []*replica.Process{a, b}[i%2]
+		rep, err := p.Do(ctx, replica.Request{Op: "writer-open", Path: "/h", Append: i > 0})
+		require.NoError(t, err)
+		h := rep.Handle
+		rep, err = p.Do(ctx, replica.Request{Op: "write", Handle: h, Content: c, Hash: true, HashState: state})
+		require.NoError(t, err)
+		state, digest = rep.HashState, rep.Digest
+		_, err = p.Do(ctx, replica.Request{Op: "close", Handle: h})
+		require.NoError(t, err)
+		all = append(all, c.Bytes()...)
+	}
+	assert.Equal(t, replica.Digest(all), digest)
 }
