@@ -1,177 +1,201 @@
 // Command bench drives registry-shaped load from several replica processes
-// at one Berth backend, verifies every byte, and reports throughput, latency
-// percentiles and any corruption or loss.
+// at one Berth backend, verifies every byte, and reports throughput,
+// latency percentiles and any corruption, loss or leak.
 //
-// With no arguments it runs against nasfs in a temporary directory with 3
-// replica processes, pushes a few dozen layers, pulls each back through
-// another replica and prints a report. Its exit status is non-zero when any
-// layer was corrupt or lost.
+// With no arguments it runs for a few seconds against nasfs in a temporary
+// directory with 3 replica processes and prints a report. Its exit status
+// is 1 on an error, 2 on bad arguments, 3 when any layer was corrupt, lost
+// or leaked.
 //
-//	go run ./cmd/bench
-//	go run ./cmd/bench -url nasfs:///mnt/nfs/registry -replicas 4 -pushes 500
+//	bench [run] [flags]              one run (see bench run -h)
+//	bench capacity [flags]           raise concurrency until an SLO breaks
+//	bench merge -o all.json a.json b.json ...   results of one run's hosts
+//	bench compare a.json b.json      per-operation deltas
+//	bench report -html out.html r.json          a report from a result
 package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
-	"strings"
-	"time"
 
 	"github.com/berthio/berth/driver"
 	"github.com/berthio/berth/drivers"
+	"github.com/berthio/berth/internal/bench"
 	"github.com/berthio/berth/replica"
 )
 
-type config struct {
-	url      string
-	replicas int
-	workers  int
-	pushes   int
-	minSize  int64
-	maxSize  int64
-	chunks   int
-	seed     uint64
-	keep     bool
+// registry is every cgo-free driver, plus the raw yardsticks that -mode
+// raw opens (replicas open them too).
+func registry() *driver.Registry {
+	reg := drivers.Registry()
+	if err := reg.Register(bench.RawFS); err != nil {
+		panic(err)
+	}
+	return reg
 }
 
 func main() {
 	// A replica is this same binary, re-executed with replica.EnvURL set.
-	replica.Main(drivers.Registry())
+	// Ctrl-C reaches the whole process group: replicas ignore it and stay
+	// to abandon uploads and clean up, until the bench stops them.
+	if os.Getenv(replica.EnvURL) != "" {
+		signal.Ignore(os.Interrupt)
+	}
+	replica.Main(registry())
 
-	var cfg config
-	var minSize, maxSize string
-	flag.StringVar(&cfg.url, "url", "", "driver URL of the shared backend (default: nasfs in a new temporary directory)")
-	flag.IntVar(&cfg.replicas, "replicas", 3, "replica processes, each with its own driver instance")
-	flag.IntVar(&cfg.workers, "workers", 3, "pushes in flight at once")
-	flag.IntVar(&cfg.pushes, "pushes", 40, "layers to push, each then pulled back and verified")
-	flag.StringVar(&minSize, "min-size", "4KiB", "smallest layer")
-	flag.StringVar(&maxSize, "max-size", "32MiB", "largest layer (sizes are log-uniform between the two)")
-	flag.IntVar(&cfg.chunks, "chunks", 3, "PATCH requests per layer, each on the next replica")
-	flag.Uint64Var(&cfg.seed, "seed", uint64(time.Now().UnixNano()), "seed of sizes and contents")
-	flag.BoolVar(&cfg.keep, "keep", false, "leave the pushed layers in the backend")
-	flag.Parse()
-
-	if err := cfg.validate(minSize, maxSize); err != nil {
-		fmt.Fprintln(os.Stderr, "bench:", err)
-		os.Exit(2)
+	args := os.Args[1:]
+	cmd := "run"
+	if len(args) > 0 && args[0] != "" && args[0][0] != '-' {
+		cmd, args = args[0], args[1:]
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	rep, err := run(ctx, cfg)
-	if rep != nil {
-		rep.print(os.Stdout)
+	var err error
+	switch cmd {
+	case "run":
+		err = runCmd(ctx, args, os.Stdout, os.Stderr)
+	case "capacity":
+		err = capacityCmd(ctx, args, os.Stdout, os.Stderr)
+	case "merge":
+		err = mergeCmd(args, os.Stdout)
+	case "compare":
+		err = compareCmd(args, os.Stdout)
+	case "report":
+		err = reportCmd(args, os.Stdout)
+	default:
+		err = usageError{fmt.Errorf("unknown command %q: want run, capacity, merge, compare or report", cmd)}
 	}
-	if err != nil {
+	var ue usageError
+	var ie integrityError
+	switch {
+	case err == nil:
+	case errors.As(err, &ue):
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(2)
+	case errors.As(err, &ie):
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(3)
+	default:
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
-	if rep.corrupt+rep.lost > 0 {
-		os.Exit(3)
-	}
 }
 
-func (c *config) validate(minSize, maxSize string) error {
-	var err error
-	if c.minSize, err = parseSize(minSize); err != nil {
-		return fmt.Errorf("-min-size: %w", err)
-	}
-	if c.maxSize, err = parseSize(maxSize); err != nil {
-		return fmt.Errorf("-max-size: %w", err)
-	}
-	switch {
-	case c.replicas < 1:
-		return errors.New("-replicas must be at least 1")
-	case c.workers < 1:
-		return errors.New("-workers must be at least 1")
-	case c.pushes < 1:
-		return errors.New("-pushes must be at least 1")
-	case c.chunks < 1:
-		return errors.New("-chunks must be at least 1")
-	case c.minSize < 1 || c.maxSize < c.minSize:
-		return fmt.Errorf("sizes must satisfy 1 <= min-size (%d) <= max-size (%d)", c.minSize, c.maxSize)
-	case c.maxSize > 1<<30:
-		return errors.New("-max-size above 1GiB: layers travel through the replica protocol as seeds, but each replica holds a chunk in memory")
-	}
-	if c.url != "" {
-		// Fail before any load on an unknown driver, a bad URL or a backend
-		// that replica processes cannot share.
-		s, err := drivers.Registry().Open(context.Background(), c.url)
-		if err != nil {
-			return err
-		}
-		if !s.Capabilities().SharedAcrossProcesses {
-			return fmt.Errorf("driver %s does not share one backend across processes, so replicas cannot run on it", s.Name())
-		}
-	}
-	return nil
-}
+// usageError is bad input: exit status 2, before any load.
+type usageError struct{ error }
 
-// parseSize reads 4096, 4KiB, 32MiB or 1GiB.
-func parseSize(s string) (int64, error) {
-	units := []struct {
-		suffix string
-		mult   int64
-	}{{"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}, {"B", 1}, {"", 1}}
-	for _, u := range units {
-		if num, ok := strings.CutSuffix(s, u.suffix); ok {
-			var n int64
-			if _, err := fmt.Sscanf(num, "%d", &n); err != nil || fmt.Sprint(n) != num {
-				return 0, fmt.Errorf("%q is not a size such as 4096, 4KiB or 32MiB", s)
-			}
-			return n * u.mult, nil
-		}
-	}
-	return 0, fmt.Errorf("%q is not a size", s)
-}
+func (e usageError) Unwrap() error { return e.error }
 
-func run(ctx context.Context, cfg config) (*report, error) {
-	if cfg.url == "" {
-		dir, err := os.MkdirTemp("", "berth-bench-")
-		if err != nil {
-			return nil, err
-		}
-		defer os.RemoveAll(dir)
-		cfg.url = "nasfs://" + dir
-		fmt.Printf("backend: nasfs in %s (temporary)\n", dir)
-	}
-	store, err := drivers.Registry().Open(ctx, cfg.url)
+// integrityError is a run that found corruption, loss or a leak.
+type integrityError struct{ error }
+
+func readResult(name string) (*bench.Result, error) {
+	b, err := os.ReadFile(name)
 	if err != nil {
 		return nil, err
 	}
-	caps := store.Capabilities()
-	fmt.Printf("driver %s: listing %s, fencing %s; %d replica processes, %d pushes in flight, %d layers of %s..%s\n",
-		store.Name(), caps.Listing, caps.Fencing, cfg.replicas, cfg.workers, cfg.pushes, sizeText(cfg.minSize), sizeText(cfg.maxSize))
-
-	procs := make([]*replica.Process, cfg.replicas)
-	for i := range procs {
-		procs[i] = &replica.Process{URL: cfg.url, Command: []string{mustExecutable()}}
-		if err := procs[i].Start(ctx); err != nil {
-			return nil, fmt.Errorf("replica %d: %w", i, err)
-		}
-		defer procs[i].Kill()
+	var r bench.Result
+	if err := json.Unmarshal(b, &r); err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
 	}
-	w := newWorkload(cfg, procs)
-	rep := w.run(ctx)
-	if !cfg.keep {
-		if err := store.Delete(context.Background(), benchRoot); err != nil && !errors.Is(err, driver.ErrNotFound) {
-			return rep, fmt.Errorf("cleanup: %w", err)
-		}
+	if r.Version != bench.ResultVersion {
+		return nil, fmt.Errorf("%s: result version %d, this bench reads %d", name, r.Version, bench.ResultVersion)
 	}
-	if ctx.Err() != nil {
-		return rep, errors.New("interrupted: the report is partial")
-	}
-	return rep, nil
+	return &r, nil
 }
 
-func mustExecutable() string {
-	exe, err := os.Executable()
+func writeJSON(name string, r *bench.Result) error {
+	b, err := json.MarshalIndent(r, "", " ")
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "bench:", err)
-		os.Exit(1)
+		return err
 	}
-	return exe
+	return os.WriteFile(name, append(b, '\n'), 0o644)
+}
+
+func mergeCmd(args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("merge", flag.ContinueOnError)
+	out := fs.String("o", "", "write the merged result here (JSON)")
+	if err := fs.Parse(args); err != nil {
+		return usageError{err}
+	}
+	if fs.NArg() == 0 || *out == "" {
+		return usageError{errors.New("usage: bench merge -o merged.json host1.json host2.json ...")}
+	}
+	var rs []*bench.Result
+	for _, name := range fs.Args() {
+		r, err := readResult(name)
+		if err != nil {
+			return err
+		}
+		rs = append(rs, r)
+	}
+	m, err := bench.Merge(rs...)
+	if err != nil {
+		return err
+	}
+	m.PrintTable(stdout)
+	return writeJSON(*out, m)
+}
+
+func compareCmd(args []string, stdout io.Writer) error {
+	if len(args) != 2 {
+		return usageError{errors.New("usage: bench compare a.json b.json")}
+	}
+	a, err := readResult(args[0])
+	if err != nil {
+		return err
+	}
+	b, err := readResult(args[1])
+	if err != nil {
+		return err
+	}
+	bench.Compare(stdout, a, b)
+	return nil
+}
+
+func reportCmd(args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("report", flag.ContinueOnError)
+	html := fs.String("html", "", "write an HTML report here")
+	csv := fs.String("csv", "", "write a CSV table here")
+	if err := fs.Parse(args); err != nil {
+		return usageError{err}
+	}
+	if fs.NArg() != 1 {
+		return usageError{errors.New("usage: bench report [-html out.html] [-csv out.csv] result.json")}
+	}
+	r, err := readResult(fs.Arg(0))
+	if err != nil {
+		return err
+	}
+	r.PrintTable(stdout)
+	return writeOutputs(r, *html, *csv)
+}
+
+func writeOutputs(r *bench.Result, html, csv string) error {
+	for _, o := range []struct {
+		name  string
+		write func(io.Writer) error
+	}{{html, r.WriteHTML}, {csv, r.WriteCSV}} {
+		if o.name == "" {
+			continue
+		}
+		f, err := os.Create(o.name)
+		if err != nil {
+			return err
+		}
+		err = o.write(f)
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }

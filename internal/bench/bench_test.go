@@ -133,7 +133,7 @@ func TestReportsRender(t *testing.T) {
 	}
 	r.Integrity(func(in *Integrity) { in.Pushed, in.Verified, in.Corrupt = 50, 49, 1 })
 	res := &Result{RunID: "r1", Hosts: []string{"h"}, Mode: "driver", Driver: "nasfs",
-		Replicas: []ReplicaResult{{PeakRSS: 30 << 20}}, BackendBytes: 100 << 20}
+		Replicas: []ReplicaResult{{PeakRSS: 30 << 20}}, BackendBytes: 100 << 20, PushedBytes: 50 << 20}
 	r.Result(res, start.Add(5*time.Second))
 
 	var table bytes.Buffer

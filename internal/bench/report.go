@@ -53,11 +53,10 @@ func (r *Result) Throughput() (push, pull float64) {
 // WriteAmplification is bytes written to the backend per byte pushed, or
 // 0 when the backend bytes were not measured.
 func (r *Result) WriteAmplification() float64 {
-	o := r.Ops["push"]
-	if r.BackendBytes == 0 || o == nil || o.Bytes == 0 {
+	if r.BackendBytes == 0 || r.PushedBytes == 0 {
 		return 0
 	}
-	return float64(r.BackendBytes) / float64(o.Bytes)
+	return float64(r.BackendBytes) / float64(r.PushedBytes)
 }
 
 // PrintTable writes the human report.

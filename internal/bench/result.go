@@ -34,9 +34,11 @@ type Result struct {
 	Timeline  []Second             `json:"timeline"` // one per second of the window
 	Integrity Integrity            `json:"integrity"`
 	Replicas  []ReplicaResult      `json:"replicas"`
-	// BackendBytes is what the replicas wrote to the backend (files or
-	// sockets), for write amplification; 0 where it cannot be measured.
+	// BackendBytes is what the replicas wrote (to files and sockets: wchar
+	// of /proc/<pid>/io, Linux), and PushedBytes the layer bytes pushed,
+	// warm-up included in both, for write amplification; 0 where unknown.
 	BackendBytes int64 `json:"backendBytes"`
+	PushedBytes  int64 `json:"pushedBytes"`
 }
 
 // Settings are the knobs of a run, kept with its results.
@@ -285,6 +287,7 @@ func Merge(rs ...*Result) (*Result, error) {
 		out.Hosts = append(out.Hosts, r.Hosts...)
 		out.Replicas = append(out.Replicas, r.Replicas...)
 		out.BackendBytes += r.BackendBytes
+		out.PushedBytes += r.PushedBytes
 		out.Integrity.Pushed += r.Integrity.Pushed
 		out.Integrity.Verified += r.Integrity.Verified
 		out.Integrity.Corrupt += r.Integrity.Corrupt
