@@ -154,3 +154,10 @@ func TestReportsRender(t *testing.T) {
 	Compare(&cmp, res, res)
 	assert.Contains(t, cmp.String(), "1.000")
 }
+
+func TestSizeText(t *testing.T) {
+	for n, want := range map[int64]string{0: "0B", 1023: "1023B", 1024: "1KiB", 1536: "1.5KiB", 32 << 20: "32MiB",
+		66084 << 10: "64.5MiB", 3 << 30: "3GiB", 1 << 40: "1TiB"} {
+		assert.Equal(t, want, SizeText(n), "%d", n)
+	}
+}

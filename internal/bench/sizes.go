@@ -219,21 +219,19 @@ func ParseSize(s string) (int64, error) {
 	return 0, fmt.Errorf("%q is not a size", s)
 }
 
-// SizeText prints n bytes with a binary unit.
+// SizeText prints n bytes with a binary unit: exact sizes as integers
+// (32MiB), others with one decimal (62.3MiB).
 func SizeText(n int64) string {
-	switch {
-	case n >= 1<<30 && n%(1<<30) == 0:
-		return fmt.Sprintf("%dGiB", n>>30)
-	case n >= 1<<20 && n%(1<<20) == 0:
-		return fmt.Sprintf("%dMiB", n>>20)
-	case n >= 1<<10 && n%(1<<10) == 0:
-		return fmt.Sprintf("%dKiB", n>>10)
-	case n >= 1<<30:
-		return fmt.Sprintf("%.1fGiB", float64(n)/(1<<30))
-	case n >= 1<<20:
-		return fmt.Sprintf("%.1fMiB", float64(n)/(1<<20))
-	case n >= 1<<10:
-		return fmt.Sprintf("%.1fKiB", float64(n)/(1<<10))
+	for _, u := range []struct {
+		name string
+		size int64
+	}{{"TiB", 1 << 40}, {"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}} {
+		switch {
+		case n >= u.size && n%u.size == 0:
+			return fmt.Sprintf("%d%s", n/u.size, u.name)
+		case n >= u.size:
+			return fmt.Sprintf("%.1f%s", float64(n)/float64(u.size), u.name)
+		}
 	}
 	return fmt.Sprintf("%dB", n)
 }
