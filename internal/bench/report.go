@@ -95,6 +95,9 @@ func (r *Result) PrintTable(w io.Writer) {
 			fmt.Fprintf(w, "errors: %s %s: %d\n", op, k, r.Ops[op].Errors[k])
 		}
 	}
+	for _, e := range r.ErrorSamples {
+		fmt.Fprintln(w, "  failed:", e)
+	}
 	var rss []string
 	for _, rep := range r.Replicas {
 		rss = append(rss, SizeText(rep.PeakRSS))

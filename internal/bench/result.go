@@ -33,6 +33,9 @@ type Result struct {
 	Ops       map[string]*OpResult `json:"ops"`
 	Timeline  []Second             `json:"timeline"` // one per second of the window
 	Integrity Integrity            `json:"integrity"`
+	// ErrorSamples are the first failures' messages, for a report to show
+	// what went wrong, not only how often.
+	ErrorSamples []string `json:"errorSamples,omitempty"`
 	Replicas  []ReplicaResult      `json:"replicas"`
 	// BackendBytes is what the replicas wrote (to files and sockets: wchar
 	// of /proc/<pid>/io, Linux), and PushedBytes the layer bytes pushed,
@@ -162,6 +165,7 @@ type Recorder struct {
 	ops     map[string]*OpResult
 	seconds map[int]map[string]*secondAcc
 	integ   Integrity
+	samples []string
 }
 
 type secondAcc struct {
@@ -193,6 +197,9 @@ func (r *Recorder) Observe(op string, began time.Time, d time.Duration, n int64,
 			o.Errors = map[string]int64{}
 		}
 		o.Errors[errorKind(err)]++
+		if len(r.samples) < 10 {
+			r.samples = append(r.samples, op+": "+err.Error())
+		}
 		return
 	}
 	o.Count++
@@ -243,6 +250,7 @@ func (r *Recorder) Result(res *Result, end time.Time) {
 	res.Elapsed = max(0, end.Sub(r.start).Seconds())
 	res.Ops = r.ops
 	res.Integrity = r.integ
+	res.ErrorSamples = r.samples
 	res.Timeline = nil
 	for _, sec := range slices.Sorted(maps.Keys(r.seconds)) {
 		s := Second{T: sec, Ops: map[string]SecondStat{}}
@@ -294,6 +302,7 @@ func Merge(rs ...*Result) (*Result, error) {
 		out.Integrity.Lost += r.Integrity.Lost
 		out.Integrity.Leaked += r.Integrity.Leaked
 		out.Integrity.Notes = append(out.Integrity.Notes, r.Integrity.Notes...)
+		out.ErrorSamples = append(out.ErrorSamples, r.ErrorSamples...)
 		for op, o := range r.Ops {
 			m := out.Ops[op]
 			if m == nil {
