@@ -67,7 +67,15 @@ func (b *backend) mkdirAll(dir string) error {
 	if dir == "." || dir == "" {
 		return nil
 	}
-	return b.root.MkdirAll(dir, 0o755)
+	var err error
+	for range retries {
+		// A concurrent prune can remove a parent between MkdirAll's steps;
+		// each round creates at least the parent it found missing.
+		if err = b.root.MkdirAll(dir, 0o755); !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+	}
+	return err
 }
 
 // syncDir makes a directory's entries durable (after a rename or link).
