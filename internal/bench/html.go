@@ -6,6 +6,7 @@ import (
 	"html/template"
 	"io"
 	"math"
+	"time"
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
@@ -44,10 +45,11 @@ func (r *Result) WriteHTML(w io.Writer) error {
 		out = append(out, chart{c.title, template.HTML(svg)}) //nolint:gosec // our own SVG
 	}
 	return reportPage.Execute(w, struct {
-		R      *Result
-		Table  string
-		Charts []chart
-	}{r, table.String(), out})
+		R       *Result
+		Started string
+		Table   string
+		Charts  []chart
+	}{r, r.Started.UTC().Format(time.RFC3339), table.String(), out})
 }
 
 var reportPage = template.Must(template.New("report").Parse(`<!DOCTYPE html>
@@ -61,7 +63,7 @@ figcaption { font-weight: bold; margin-bottom: .5em; }
 </style></head>
 <body>
 <h1>Berth bench: run {{.R.RunID}}</h1>
-<p>{{.R.Mode}} mode, driver {{.R.Driver}}, backend {{.R.Backend}}, seed {{.R.Seed}}, started {{.R.Started}}.</p>
+<p>{{.R.Mode}} mode, driver {{.R.Driver}}, backend {{.R.Backend}}, seed {{.R.Seed}}, started {{.Started}}.</p>
 <pre>{{.Table}}</pre>
 {{range .Charts}}<figure class="chart"><figcaption>{{.Title}}</figcaption>{{.SVG}}</figure>
 {{end}}</body></html>
@@ -90,7 +92,7 @@ func (r *Result) throughputPlot() (*plot.Plot, error) {
 	var lines []any
 	for _, op := range []string{"push", "pull"} {
 		var pts plotter.XYs
-		for _, s := range r.Timeline {
+		for _, s := range r.fullSeconds() {
 			pts = append(pts, plotter.XY{X: float64(s.T), Y: float64(s.Ops[op].Bytes) / 1e6})
 		}
 		if len(pts) > 0 {
@@ -107,7 +109,7 @@ func (r *Result) latencyPlot() (*plot.Plot, error) {
 	var lines []any
 	for _, op := range []string{"push", "pull"} {
 		var p50, p99 plotter.XYs
-		for _, s := range r.Timeline {
+		for _, s := range r.fullSeconds() {
 			st, ok := s.Ops[op]
 			if !ok {
 				continue
@@ -147,6 +149,16 @@ func (r *Result) percentilePlot() (*plot.Plot, error) {
 	return p, addLines(p, lines)
 }
 
+// fullSeconds is the timeline without a last second that the window cut
+// short, which would show as a drop to zero.
+func (r *Result) fullSeconds() []Second {
+	out := r.Timeline
+	for len(out) > 0 && float64(out[len(out)-1].T+1) > r.Elapsed {
+		out = out[:len(out)-1]
+	}
+	return out
+}
+
 func nines(q float64) float64 { return -math.Log10(1 - q/100) }
 
 // nextQ steps through percentiles evenly on the nines axis.
@@ -166,8 +178,9 @@ func addLines(p *plot.Plot, lines []any) error {
 		if err != nil {
 			return err
 		}
+		// Seven colours, then the same colours dashed.
 		l.Color = plotutil.Color(i / 2)
-		l.Dashes = plotutil.Dashes(0)
+		l.Dashes = plotutil.Dashes(i / 2 / 7)
 		l.Width = vg.Points(1.5)
 		p.Add(l)
 		p.Legend.Add(lines[i].(string), l)
