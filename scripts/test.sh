@@ -13,4 +13,11 @@ else
   trap 'bash scripts/backends/down.sh' EXIT
   bash scripts/backends/up.sh
 fi
+# The bench's HTML report is checked in headless Chromium, Debian's package.
+if ! command -v chromium >/dev/null; then
+  echo "[test] installing chromium for the HTML report check" >&2
+  { apt-get install -y -q --no-install-recommends chromium ||
+    { apt-get update -q && apt-get install -y -q --no-install-recommends chromium; }; } >/tmp/berth-chromium-apt.log 2>&1 ||
+    { tail -n 20 /tmp/berth-chromium-apt.log >&2; exit 1; }
+fi
 go test -race -count=1 -timeout 40m ./...
