@@ -1,6 +1,6 @@
 module github.com/berthio/berth
 
-go 1.26.0
+go 1.26
 
 require (
 	github.com/aws/aws-sdk-go-v2 v1.48.0
@@ -37,7 +37,7 @@ require (
 	github.com/ceph/go-ceph v0.40.0 // indirect
 	github.com/golang/freetype v0.0.0-20170609003504-e2365dfdc4a0 // indirect
 	github.com/mitchellh/colorstring v0.0.0-20190213212951-d06e56a500db // indirect
-	github.com/ncw/swift/v2 v2.0.5 // indirect
+	github.com/ncw/swift/v2 v2.0.5
 	github.com/rivo/uniseg v0.4.7 // indirect
 	github.com/schollz/progressbar/v3 v3.19.1 // indirect
 	go.yaml.in/yaml/v3 v3.0.5 // indirect
@@ -45,6 +45,6 @@ require (
 	golang.org/x/sys v0.46.0 // indirect
 	golang.org/x/term v0.44.0 // indirect
 	golang.org/x/text v0.28.0 // indirect
-	golang.org/x/time v0.16.0 // indirect
+	golang.org/x/time v0.15.0 // indirect
 	gonum.org/v1/plot v0.17.0 // indirect
 )
