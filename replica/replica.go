@@ -77,7 +77,9 @@ func (c Content) Bytes() []byte {
 // sha256 and time to first byte only), stat {path}, list {path},
 // move {path, dest}, delete {path}, writer-open {path, append} -> handle,
 // write {handle, content} -> size, size {handle}, close {handle},
-// commit {handle}, cancel {handle}, put-loop {path, loop, after}, exit.
+// commit {handle}, cancel {handle}, put-loop {path, loop, after}, exit,
+// sync (replies once every command before it has finished: a parent that
+// gave up waiting on some, e.g. on an interrupt, knows they are done).
 //
 // put-loop PutContents the loop payloads in turn, forever; it replies once
 // After puts have completed (at once when After is 0) and then serves no
@@ -245,6 +247,12 @@ func Serve(ctx context.Context, d driver.Driver, in io.Reader, out io.Writer) er
 		case "exit":
 			inflight.Wait()
 			return enc.Encode(Reply{ID: req.ID, OK: true})
+		case "sync":
+			inflight.Wait()
+			if err := send(Reply{ID: req.ID, OK: true}); err != nil {
+				return err
+			}
+			continue
 		case "put-loop":
 			inflight.Wait()
 			return srv.putLoop(ctx, req, enc)

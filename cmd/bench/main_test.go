@@ -177,3 +177,28 @@ func TestMergeCompareReport(t *testing.T) {
 	require.NoError(t, os.WriteFile(bad, []byte(`{"version": 99}`), 0o644))
 	assert.ErrorContains(t, compareCmd([]string{a, bad}, &out), "version 99")
 }
+
+// TestSweepWithGraceAndPurgeKeepEveryAcknowledgedLayer runs the garbage
+// collection (with a grace period) and an aggressive upload purger during
+// the load (F3, F17): purged pushes fail, and no acknowledged layer is
+// ever lost or corrupt, nor any upload leaked.
+func TestSweepWithGraceAndPurgeKeepEveryAcknowledgedLayer(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "r.json")
+	_, err := run(t, t.Context(), "-duration", "4s", "-warmup", "0", "-sizes", "4KiB-1MiB", "-chunks", "1-3",
+		"-sweep", "200ms", "-sweep-grace", "1h", "-purge-age", "50ms", "-quiet", "-seed", "5", "-json", out)
+	require.NoError(t, err)
+	r := readJSON(t, out)
+	assert.Positive(t, r.Ops["sweep"].Count, "the collection ran")
+	assert.Positive(t, r.Ops["purge"].Count, "the purger ran")
+	var failed int64
+	for _, op := range []string{"PATCH", "PUT"} {
+		if o := r.Ops[op]; o != nil {
+			for _, n := range o.Errors {
+				failed += n
+			}
+		}
+	}
+	assert.Positive(t, failed, "the purger failed some pushes")
+	assert.Positive(t, r.Integrity.Pushed)
+	assert.Zero(t, r.Integrity.Corrupt+r.Integrity.Lost+r.Integrity.Leaked, "%+v", r.Integrity)
+}

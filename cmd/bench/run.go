@@ -21,6 +21,7 @@ type runFlags struct {
 	jsonOut, csvOut, htmlOut                  string
 	replicas, concurrency, images, pulls      int
 	duration, warmup, sweep, sweepGrace       time.Duration
+	purgeAge                                  time.Duration
 	rate, ranged, sameDigest                  float64
 	seed                                      uint64
 	runID, host                               string
@@ -44,6 +45,7 @@ func (f *runFlags) register(fs *flag.FlagSet) {
 	fs.Float64Var(&f.sameDigest, "same-digest", 0.1, "share of layers pushed again by a concurrent push (same digest)")
 	fs.DurationVar(&f.sweep, "sweep", 0, "run a mark-and-sweep garbage collection this often during the load (0: never)")
 	fs.DurationVar(&f.sweepGrace, "sweep-grace", 0, "the collection spares blobs younger than this; 0 shows field failure F3")
+	fs.DurationVar(&f.purgeAge, "purge-age", 0, "purge uploads started longer ago than this during the load, as a registry's purger does (0: never); shows field failure F17")
 	fs.Uint64Var(&f.seed, "seed", uint64(time.Now().UnixNano()), "seed of sizes and contents")
 	fs.StringVar(&f.runID, "run-id", "", "run id; hosts of one distributed run share it (default: random)")
 	fs.StringVar(&f.host, "host", "", "this host's name in a distributed run (default: hostname)")
@@ -62,7 +64,7 @@ func (f *runFlags) config(stderr io.Writer) (bench.Config, error) {
 		URL: f.url, Mode: f.mode, Replicas: f.replicas, Concurrency: f.concurrency,
 		Duration: f.duration, Images: f.images, Warmup: f.warmup, Rate: f.rate,
 		Pulls: f.pulls, RangedPulls: f.ranged, SameDigest: f.sameDigest,
-		Sweep: f.sweep, SweepGrace: f.sweepGrace, Seed: f.seed, RunID: f.runID, Host: f.host,
+		Sweep: f.sweep, SweepGrace: f.sweepGrace, PurgeAge: f.purgeAge, Seed: f.seed, RunID: f.runID, Host: f.host,
 		Keep: f.keep, Registry: registry(), Log: stderr,
 	}
 	if f.images > 0 && f.duration == 5*time.Second {

@@ -31,6 +31,7 @@ type Config struct {
 	SameDigest  float64       // share of layers another push is uploading at the same time
 	Sweep       time.Duration // run a mark-and-sweep garbage collection this often; 0: never
 	SweepGrace  time.Duration // the collection spares blobs younger than this
+	PurgeAge    time.Duration // purge uploads started longer ago than this, as a registry's upload purger; 0: never
 	Seed        uint64
 	RunID       string
 	Host        string
@@ -50,7 +51,7 @@ func (c *Config) Validate(ctx context.Context) (*driver.Store, error) {
 		return nil, errors.New("-replicas must be at least 1")
 	case c.Concurrency < 1:
 		return nil, errors.New("-concurrency must be at least 1")
-	case c.Duration < 0 || c.Warmup < 0 || c.Sweep < 0 || c.SweepGrace < 0:
+	case c.Duration < 0 || c.Warmup < 0 || c.Sweep < 0 || c.SweepGrace < 0 || c.PurgeAge < 0:
 		return nil, errors.New("durations must not be negative")
 	case c.Duration == 0 && c.Images < 1:
 		return nil, errors.New("give -duration or -images")

@@ -35,8 +35,8 @@ type Result struct {
 	Integrity Integrity            `json:"integrity"`
 	// ErrorSamples are the first failures' messages, for a report to show
 	// what went wrong, not only how often.
-	ErrorSamples []string `json:"errorSamples,omitempty"`
-	Replicas  []ReplicaResult      `json:"replicas"`
+	ErrorSamples []string        `json:"errorSamples,omitempty"`
+	Replicas     []ReplicaResult `json:"replicas"`
 	// BackendBytes is what the replicas wrote (to files and sockets: wchar
 	// of /proc/<pid>/io, Linux), and PushedBytes the layer bytes pushed,
 	// warm-up included in both, for write amplification; 0 where unknown.

@@ -67,6 +67,11 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	}
 	end := w.load(ctx, start)
 	w.rec.Result(res, end)
+	// Commands an interrupt gave up on may still run in the replicas: let
+	// them finish before verification and cleanup look at the backend.
+	for _, p := range procs {
+		p.Do(context.WithoutCancel(ctx), replica.Request{Op: "sync"})
+	}
 
 	// Every acknowledged layer is read back once more, whole, and the
 	// uploads the pushes finished must be gone.

@@ -18,28 +18,67 @@ import (
 // has not linked yet: the lost layers the report then counts are field
 // failure F3, which this option exists to show. It returns a stop func.
 func (w *workload) startSweeper(ctx context.Context) func() {
-	if w.cfg.Sweep == 0 {
-		return func() {}
-	}
 	ctx, cancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		t := time.NewTicker(w.cfg.Sweep)
-		defer t.Stop()
-		for r := 0; ; r++ {
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-			}
-			began := time.Now()
-			err := w.sweep(ctx, r)
-			w.observe(ctx, "sweep", began, 0, replica.Reply{}, err)
+	every := func(d time.Duration, op string, f func(context.Context, int) error) {
+		if d <= 0 {
+			return
 		}
-	}()
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			t := time.NewTicker(d)
+			defer t.Stop()
+			for r := 0; ; r++ {
+				select {
+				case <-ctx.Done():
+					return
+				case <-t.C:
+				}
+				began := time.Now()
+				err := f(ctx, r)
+				w.observe(ctx, op, began, 0, replica.Reply{}, err)
+			}
+		}()
+	}
+	every(w.cfg.Sweep, "sweep", w.sweep)
+	every(min(w.cfg.PurgeAge, time.Second), "purge", w.purge)
 	return func() { cancel(); wg.Wait() }
+}
+
+// purge deletes the uploads whose startedat is older than PurgeAge, as
+// distribution's upload purger does, while pushes go on (field failure
+// F17). A driver that gets this right fails the purged pushes, which the
+// report counts as errors; one that gets it wrong lets a purged upload
+// commit partial content, which the verification counts as corrupt.
+func (w *workload) purge(ctx context.Context, r int) error {
+	repos, err := w.call(ctx, r, replica.Request{Op: "list", Path: w.root + "/repositories"})
+	if errors.Is(err, driver.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	for _, repo := range repos.Paths {
+		ups, err := w.call(ctx, r, replica.Request{Op: "list", Path: repo + "/_uploads"})
+		if err != nil {
+			continue // none, or gone meanwhile
+		}
+		for _, up := range ups.Paths {
+			rep, err := w.call(ctx, r, replica.Request{Op: "get", Path: up + "/startedat"})
+			if err != nil {
+				continue
+			}
+			started, err := time.Parse(time.RFC3339, string(rep.Data))
+			if err != nil || time.Since(started) < w.cfg.PurgeAge {
+				continue
+			}
+			if _, err := w.call(ctx, r, replica.Request{Op: "delete", Path: up}); err != nil && !errors.Is(err, driver.ErrNotFound) {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 func (w *workload) sweep(ctx context.Context, r int) error {

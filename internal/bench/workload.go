@@ -40,7 +40,7 @@ type workload struct {
 
 	mu       sync.Mutex
 	acked    map[string]acked     // blob path -> what it must hold
-	movedAt  map[string]time.Time // blob directory -> when a push began moving into it
+	movedAt  map[string]time.Time // blob directory -> when a push began writing it
 	recent   []layerSpec          // layers pushed lately, for same-digest pushes
 	uploads  int64                // upload ids handed out
 	pushed   int64                // layer bytes pushed, warm-up included
@@ -135,6 +135,9 @@ func (w *workload) pushImage(ctx context.Context, rng *rand.Rand, image int64) {
 	md := hex.EncodeToString(sum[:])
 	tag := fmt.Sprintf("t%d", image)
 	r := rng.IntN(len(w.procs))
+	w.mu.Lock()
+	w.movedAt[path.Dir(w.blobPath(md))] = time.Now()
+	w.mu.Unlock()
 	if _, err := w.do(ctx, "manifest", r, int64(len(manifest)),
 		replica.Request{Op: "put", Path: w.blobPath(md), Content: replica.Content{Data: manifest}},
 		replica.Request{Op: "put", Path: repo + "/_manifests/revisions/sha256/" + md + "/link", Content: replica.Content{Data: []byte("sha256:" + md)}},
@@ -263,12 +266,21 @@ func (w *workload) pushLayer(ctx context.Context, rng *rand.Rand, repo string) (
 	}
 	ok := err == nil
 	if !ok {
-		// Abandon the upload as a registry's cancel does. Errors here are
-		// counted; leftovers show up as leaks at the end.
-		w.do(context.WithoutCancel(ctx), "cancel", r, 0,
+		// Abandon the upload as a registry's cancel does; an upload already
+		// gone (purged, or never made) is no failure. Leftovers show up as
+		// leaks at the end.
+		ctx := context.WithoutCancel(ctx)
+		t := time.Now()
+		_, err := w.call(ctx, r,
 			replica.Request{Op: "writer-open", Path: data, Append: true},
 			replica.Request{Op: "cancel", Handle: -1})
-		w.do(context.WithoutCancel(ctx), "cancel", r, 0, replica.Request{Op: "delete", Path: dir})
+		if err == nil || errors.Is(err, driver.ErrNotFound) {
+			_, err = w.call(ctx, r, replica.Request{Op: "delete", Path: dir})
+		}
+		if errors.Is(err, driver.ErrNotFound) {
+			err = nil
+		}
+		w.observe(ctx, "cancel", t, 0, replica.Reply{}, err)
 		return acked{}, false
 	}
 	w.rec.Observe("push", began, time.Since(began), l.size, 0, nil)
