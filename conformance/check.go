@@ -266,10 +266,12 @@ func (e *env) needLeftovers() {
 // is best-effort a missing conflict is logged as a measurement.
 func (e *env) conflict(err error, what string) {
 	e.t.Helper()
+	e.s.staleWriters.Add(1)
 	if errors.Is(err, driver.ErrConflict) {
 		return
 	}
 	if e.caps.Fencing == driver.FencingBestEffort && err == nil {
+		e.s.staleUndetected.Add(1)
 		e.t.Logf("%s: stale writer went undetected (fencing declared best-effort)", what)
 		return
 	}

@@ -66,8 +66,39 @@
 // and nil. Concurrency is arranged with barriers and replies, never with
 // sleeps; the one random pause (F11) picks the moment of a kill -9.
 //
+// # Crashes, network faults, histories
+//
+// Crashes (F11_F16_KillNineMidCall) starts replica processes that run long
+// scripts (replica op "script") of PutContent, Writer.Write, Close,
+// Commit, Move or Delete and kills them with SIGKILL after a seeded random
+// delay, then checks old-or-new content, resume at the exact durable size
+// on another replica process, and, after Delete and Store.Sweep, no
+// Leftovers. Network faults (F5, F15, F20) need Harness.NewVia: the suite
+// puts an in-process HTTP/1.1 fault proxy (internal/faultnet) between an
+// instance and its backend and resets connections mid-request, drops
+// responses after the backend acted, stalls, delays and cuts responses, on
+// each request ordinal of a call in turn. Histories
+// (F6_F2_F4_LinearizableHotPaths) records concurrent calls on hot paths and
+// checks them with porcupine; a violation prints the shortest failing
+// history found and writes porcupine's visualization to the test's
+// artifact directory (keep it with go test -artifacts). ListingLag
+// reports p50/p99/max of list-after-write and list-after-delete lag and
+// fails a driver that declares Strong listings but misses. Each randomized
+// test logs its seed; BERTH_CONFORMANCE_SEED=<seed> replays it.
+//
+// These run in short mode by default (a dozen kills, a sample of request
+// ordinals, a few histories per backend). The long mode (at least 100 kills
+// per backend, every request ordinal, ten longer histories, 200 lag
+// trials, 64 MiB cut writes) is one command:
+//
+//	BERTH_CONFORMANCE_LONG=1 go test -race -timeout 2h ./conformance/ \
+//		-run 'TestConformance/(memory|nasfs|s3-minio|s3-rgw)/(Crashes|Histories|ListingLag|Failures)/(F11_F16|F6_F2|F1_List|F5_|F15_|F17_|F18_Con|F20_)'
+//
+// (BERTH_CONFORMANCE_LONG=1 also enables F13's 5 GiB move, which this -run
+// leaves out; run the whole suite with it to include that too.)
+//
 // Test names carry the CONTRACT.md line (C1_..., C14_...) or the
-// FAILURE-MODES.md row (F1_..., F19_...) they cover; rows that need a fault
-// proxy, a bench run or an API the Driver interface lacks are listed as
+// FAILURE-MODES.md row (F1_..., F20_...) they cover; rows that need a bench
+// run or a registry, or live in a driver's own tests, are listed as
 // skipped tests with the reason.
 package conformance

@@ -22,6 +22,7 @@ func (s *suite) testFailures(t *testing.T) {
 		e.concurrentMove(2, 10, 256*kib, true)  // a loser that copied first shows here
 	})
 	t.Run("F4_DeleteSeenByOtherInstance", s.testF4)
+	t.Run("F5_ResponseLostAfterBackendActed", s.testF5)
 	t.Run("F6_ConcurrentPutContentKWritersTwoInstances", s.testF6)
 	t.Run("F7_ResumeOnOtherInstanceRightAfterClose", s.testF7)
 	t.Run("F8_MoveThenDeleteSourceDir", s.testF8)
@@ -30,16 +31,16 @@ func (s *suite) testFailures(t *testing.T) {
 	t.Run("F11_KillDuringPutContent", s.testF11)
 	t.Run("F12_DeclaredSizePlansParts", s.testF12)
 	t.Run("F13_MoveAbove5GiB", s.testF13)
+	t.Run("F15_FaultOnWriterCreation", s.testF15)
 	t.Run("F16_NoLeakedUploads", s.testF16)
+	t.Run("F17_PurgeRacesLiveUpload", s.testF17)
 	t.Run("F18_ReadWhileReplacedOnOtherInstance", s.testF18)
+	t.Run("F18_ConcurrentReadsWhileReplaced", s.testF18Concurrent)
 	t.Run("F19_NoStateOutsideTheBackend", s.testF19)
+	t.Run("F20_CutMidLargeWriteThenResume", s.testF20)
 	for _, c := range []struct{ id, reason string }{
 		{"F3", "GC racing pushes is a bench scenario (Walk+Delete sweep during pushes), not a driver call sequence"},
-		{"F5", "a retried append needs a fault proxy that drops the response after the backend acted"},
 		{"F14", "equal non-final part sizes are visible only through a backend-specific probe: see the s3 package's TestF14EqualNonFinalParts"},
-		{"F15", "a retried writer creation needs a fault proxy"},
-		{"F17", "purging old uploads needs a purge API the Driver interface does not expose"},
-		{"F20", "a connection cut mid-write needs a fault proxy"},
 		{"F21", "shared upload-state secrets are a registry-level end-to-end test"},
 	} {
 		t.Run(c.id+"_NotHere", func(t *testing.T) { t.Skip(c.id + ": " + c.reason) })

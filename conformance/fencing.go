@@ -122,6 +122,67 @@ func (s *suite) testFencing(t *testing.T) {
 			}
 		}
 	})
+	t.Run("ConcurrentResumeAndClose", func(t *testing.T) {
+		// Two instances resume one upload at the same instant and race to
+		// Close: at least one must learn it lost (ErrConflict on Writer or
+		// Close) and the bytes are one writer's. Under best-effort fencing
+		// a round where both succeed is counted, not failed.
+		e := s.env(t)
+		for round := range 10 {
+			p := e.p("r", string(rune('a'+round)))
+			pre := e.payload(round*3, 3*kib)
+			w := e.writer(e.fresh(), p, false)
+			e.write(w, pre)
+			must(t, w.Close(), "Close")
+			da, db := e.fresh(), e.fresh()
+			payloads := [2][]byte{e.payload(round*3+1, 5*kib), e.payload(round*3+2, 6*kib)}
+			var errs [2]error
+			race := func(d driver.Driver, i int) func() {
+				return func() {
+					w, err := d.Writer(e.ctx, p, true)
+					if err != nil {
+						errs[i] = err
+						return
+					}
+					_, err = w.Write(payloads[i])
+					errs[i] = errors.Join(err, w.Close())
+				}
+			}
+			barrier(race(da, 0), race(db, 1))
+			for i, err := range errs {
+				if err != nil && !errors.Is(err, driver.ErrConflict) {
+					t.Errorf("round %d: writer %d: %v, want nil or ErrConflict", round, i, err)
+				}
+			}
+			w = e.writer(e.fresh(), p, true)
+			size := w.Size()
+			must(t, w.Commit(e.ctx), "Commit")
+			got := e.get(e.fresh(), p)
+			a, b := payloads[0], payloads[1]
+			// One writer's bytes (the other lost), or both in turn (the two
+			// did not overlap after all), or none if both lost.
+			cands := [][]byte{slices.Concat(pre, a), slices.Concat(pre, b), slices.Concat(pre, a, b), slices.Concat(pre, b, a), pre}
+			k := which(got, cands...)
+			e.s.staleWriters.Add(1)
+			switch {
+			case k < 0:
+				t.Errorf("round %d: bytes of two writers interleaved: %s", round, describe(got, cands...))
+			case int64(len(got)) != size:
+				t.Errorf("round %d: resumed Size %d, committed %d bytes", round, size, len(got))
+			case errs[0] == nil && errs[1] == nil && k < 2:
+				// Both were told their bytes were durable; one's are gone.
+				e.s.staleUndetected.Add(1)
+				if e.caps.Fencing != driver.FencingBestEffort {
+					t.Errorf("round %d: both writers closed without ErrConflict, but only writer %d's bytes were kept", round, k)
+				} else {
+					t.Logf("round %d: concurrent second writer went undetected (fencing declared best-effort)", round)
+				}
+			case errs[0] != nil && errs[1] != nil && k != 4, errs[0] == nil && errs[1] != nil && k != 0, errs[0] != nil && errs[1] == nil && k != 1:
+				t.Errorf("round %d: writer errors %v and %v, but committed %s", round, errs[0], errs[1], describe(got, cands...))
+			}
+		}
+		e.noNewLeftovers("two writers racing on one upload")
+	})
 	t.Run("TwoNewUploadsCommitRace", func(t *testing.T) {
 		e := s.env(t)
 		for round := range 10 {

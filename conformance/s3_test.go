@@ -57,6 +57,19 @@ func s3Harness(tb testing.TB, srv s3Server) conformance.Harness {
 			}
 			return d
 		},
+		NewVia: func(tb testing.TB, via func(string) string) driver.Driver {
+			u, err := url.Parse(cfg.Endpoint)
+			if err != nil {
+				tb.Fatalf("%s endpoint: %v", srv.id, err)
+			}
+			c := cfg
+			c.Endpoint = u.Scheme + "://" + via(u.Host)
+			d, err := s3.New(context.Background(), c)
+			if err != nil {
+				tb.Fatalf("open %s through a proxy: %v", srv.id, err)
+			}
+			return d
+		},
 		URL:      "s3://" + bucket + "?" + q.Encode(),
 		Registry: reg,
 		Leftovers: func(ctx context.Context) ([]string, error) {

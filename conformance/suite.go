@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -34,6 +35,12 @@ type Harness struct {
 	// suite fails a test that leaves any. Nil: only the visible namespace is
 	// checked.
 	Leftovers func(ctx context.Context) ([]string, error)
+	// NewVia, if set, opens a fresh instance whose network traffic to the
+	// backend goes through proxies the suite controls: for each backend
+	// address (host:port) the driver would dial, it calls via and dials the
+	// address returned instead. Nil: the network-fault tests skip, saying
+	// why. The proxies pass HTTP/1.1 (see internal/faultnet).
+	NewVia func(tb testing.TB, via func(backendAddr string) string) driver.Driver
 	// AllowNonEmpty runs the suite even if the backend already holds data;
 	// otherwise Run refuses with t.Fatal. Tests then confine their checks to
 	// their own directories.
@@ -57,6 +64,10 @@ type suite struct {
 	mu           sync.Mutex
 	knownVisible map[string]bool // reported once, or there before Run
 	knownLeft    map[string]bool
+
+	// Stale writers the fencing checks met, and those that went undetected
+	// (only where fencing is declared best-effort): Run reports both.
+	staleWriters, staleUndetected atomic.Int64
 }
 
 // Run runs the conformance suite against h. It refuses a backend that
@@ -95,9 +106,16 @@ func Run(t *testing.T, h Harness) {
 		{"Contract", s.testContract},
 		{"Failures", s.testFailures},
 		{"Processes", s.testProcesses},
+		{"Crashes", s.testCrashes},
+		{"Histories", s.testHistories},
+		{"ListingLag", s.testListingLag},
 	}
 	for _, g := range groups {
 		t.Run(g.name, g.fn)
+	}
+	if n := s.staleWriters.Load(); n > 0 {
+		t.Logf("conformance: backend %q: fencing %s: %d of %d stale writers went undetected (no ErrConflict)",
+			h.Name, s.caps.Fencing, s.staleUndetected.Load(), n)
 	}
 }
 
