@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"os"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -138,6 +139,7 @@ func benchServer(b *testing.B, s server) {
 	cfg := s.config(bucket)
 	cfg.PartSize, cfg.Concurrency = benchPartSize, benchConcurrency
 	cfg.ReadChunkSize, cfg.ReadConcurrency = benchPartSize, benchConcurrency
+	cfg.CommitMode = os.Getenv("BERTH_BENCH_COMMIT_MODE") // "direct" is the commit without staging
 	st, err := New(ctx, cfg)
 	if err != nil {
 		b.Fatal(err)

@@ -275,6 +275,7 @@ func configFromURL(u *url.URL) (Config, error) {
 	p.Int64("copy_part_size", &cfg.CopyPartSize)
 	p.Int("copy_concurrency", &cfg.CopyConcurrency)
 	p.String("checksum_mode", &cfg.ChecksumMode)
+	p.String("commit_mode", &cfg.CommitMode)
 	p.Duration("redirect_expiry", &cfg.RedirectExpiry)
 	p.Bool("disable_redirect", &cfg.DisableRedirect)
 	return cfg, p.Err()
@@ -317,6 +318,7 @@ func configFromParameters(params map[string]any) (Config, error) {
 	p.Int("concurrency", &cfg.Concurrency)
 	p.String("cacertfile", &cfg.CACertFile)
 	p.String("checksummode", &cfg.ChecksumMode)
+	p.String("commitmode", &cfg.CommitMode)
 	p.Duration("redirectexpiry", &cfg.RedirectExpiry)
 	p.Bool("disableredirect", &cfg.DisableRedirect)
 	if err := p.Err(); err != nil {

@@ -98,6 +98,15 @@ type Config struct {
 	// download where the server sends one).
 	ChecksumMode string
 
+	// CommitMode is how Commit completes a multipart upload: "auto"
+	// (default: probe the server once, at the first multipart upload of
+	// the instance), "direct" (complete it at the path with the recorded
+	// parts only, which MinIO and AWS accept) or "staged" (complete it at a
+	// staging key with every part the server holds, then copy the recorded
+	// parts' bytes to the path on the server: for servers such as Ceph RGW
+	// that refuse a completion leaving any uploaded part out).
+	CommitMode string
+
 	// RedirectExpiry is how long a RedirectURL stays valid: 1s to 7 days
 	// (SigV4's limit), default DefaultRedirectExpiry.
 	RedirectExpiry time.Duration
@@ -124,6 +133,10 @@ const (
 	DefaultReadChunkSize   int64 = 8 << 20
 	DefaultReadConcurrency       = 1
 	MaxCopyConcurrency           = 256
+
+	CommitAuto   = "auto"
+	CommitDirect = "direct"
+	CommitStaged = "staged"
 
 	ChecksumWhenRequired  = "when_required"
 	ChecksumWhenSupported = "when_supported"
@@ -164,6 +177,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.ChecksumMode == "" {
 		c.ChecksumMode = ChecksumWhenRequired
+	}
+	if c.CommitMode == "" {
+		c.CommitMode = CommitAuto
 	}
 	if c.RedirectExpiry == 0 {
 		c.RedirectExpiry = DefaultRedirectExpiry
@@ -261,6 +277,11 @@ func (c Config) validateObjects() error {
 	}
 	if c.ChecksumMode != ChecksumWhenRequired && c.ChecksumMode != ChecksumWhenSupported {
 		return configError("ChecksumMode %q: want %q or %q", c.ChecksumMode, ChecksumWhenRequired, ChecksumWhenSupported)
+	}
+	switch c.CommitMode {
+	case CommitAuto, CommitDirect, CommitStaged:
+	default:
+		return configError("CommitMode %q: want %q, %q or %q", c.CommitMode, CommitAuto, CommitDirect, CommitStaged)
 	}
 	if c.RedirectExpiry < MinRedirectExpiry || c.RedirectExpiry > MaxRedirectExpiry {
 		return configError("RedirectExpiry %s: want %s to %s", c.RedirectExpiry, MinRedirectExpiry, MaxRedirectExpiry)

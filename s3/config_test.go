@@ -24,7 +24,7 @@ func TestConfigDefaults(t *testing.T) {
 		PartSize: DefaultPartSize, Concurrency: DefaultConcurrency,
 		CopyThreshold: DefaultCopyThreshold, CopyPartSize: DefaultCopyPartSize, CopyConcurrency: DefaultCopyConcurrency,
 		ReadChunkSize: DefaultReadChunkSize, ReadConcurrency: DefaultReadConcurrency,
-		ChecksumMode: ChecksumWhenRequired, RedirectExpiry: DefaultRedirectExpiry,
+		ChecksumMode: ChecksumWhenRequired, CommitMode: CommitAuto, RedirectExpiry: DefaultRedirectExpiry,
 	}, c)
 	assert.EqualValues(t, 32<<20, DefaultPartSize)
 	assert.EqualValues(t, 5<<20, MinPartSize)
@@ -51,6 +51,9 @@ func TestConfigValidate(t *testing.T) {
 		func(c *Config) { c.PartSize, c.Concurrency = MaxPartSize, MaxConcurrency },
 		func(c *Config) { c.CopyThreshold, c.CopyConcurrency = 1, MaxCopyConcurrency },
 		func(c *Config) { c.ChecksumMode = ChecksumWhenSupported },
+		func(c *Config) { c.CommitMode = CommitAuto },
+		func(c *Config) { c.CommitMode = CommitDirect },
+		func(c *Config) { c.CommitMode = CommitStaged },
 		func(c *Config) { c.RedirectExpiry = time.Second },
 		func(c *Config) { c.RedirectExpiry = 7 * 24 * time.Hour },
 		func(c *Config) { c.CACertFile = "/etc/ssl/ca.pem" },
@@ -101,6 +104,8 @@ func TestConfigValidate(t *testing.T) {
 		{"CopyPartSize", func(c *Config) { c.CopyPartSize = 1 << 20 }},
 		{"CopyConcurrency", func(c *Config) { c.CopyConcurrency = MaxCopyConcurrency + 1 }},
 		{"ChecksumMode", func(c *Config) { c.ChecksumMode = "WHEN_SUPPORTED" }},
+		{"CommitMode", func(c *Config) { c.CommitMode = "Staged" }},
+		{"CommitMode", func(c *Config) { c.CommitMode = "copy" }},
 		{"RedirectExpiry", func(c *Config) { c.RedirectExpiry = time.Millisecond }},
 		{"RedirectExpiry", func(c *Config) { c.RedirectExpiry = -time.Minute }},
 		{"RedirectExpiry", func(c *Config) { c.RedirectExpiry = 8 * 24 * time.Hour }},
@@ -174,6 +179,7 @@ func TestConfigFromParameters(t *testing.T) {
 		"chunksize": "5242880", "encrypt": "true", "keyid": "alias/registry", "storageclass": "none",
 		"sessiontoken": testSecret, "accesskey": "AK", "secretkey": testSecret,
 		"concurrency": "8", "redirectexpiry": "5m", "disableredirect": "true", "checksummode": "when_supported",
+		"commitmode": "staged",
 	})
 	require.NoError(t, err)
 	assert.Equal(t, "http://minio:9000", cfg.Endpoint)
@@ -184,6 +190,7 @@ func TestConfigFromParameters(t *testing.T) {
 	assert.Equal(t, 8, cfg.Concurrency)
 	assert.Equal(t, 5*time.Minute, cfg.RedirectExpiry)
 	assert.True(t, cfg.DisableRedirect)
+	assert.Equal(t, CommitStaged, cfg.CommitMode)
 	assert.Equal(t, driver.Secret(testSecret), cfg.SessionToken)
 	require.NoError(t, cfg.Validate())
 
@@ -231,7 +238,7 @@ func TestConfigFromURL(t *testing.T) {
 	u, err := url.Parse("s3://harbor/registry/root?endpoint=http://127.0.0.1:9000&region=eu-1&path_style=true" +
 		"&part_size=33554432&concurrency=4&access_key=AK&secret_key=" + testSecret + "&session_token=tok" +
 		"&sse=aws:kms&sse_kms_key_id=k&storage_class=STANDARD&object_acl=private&copy_threshold=1048576" +
-		"&copy_part_size=5242880&copy_concurrency=2&checksum_mode=when_supported&redirect_expiry=90s" +
+		"&copy_part_size=5242880&copy_concurrency=2&checksum_mode=when_supported&commit_mode=direct&redirect_expiry=90s" +
 		"&disable_redirect=false&ca_cert_file=/ca.pem&insecure_skip_verify=false")
 	require.NoError(t, err)
 	cfg, err := configFromURL(u)
@@ -242,7 +249,7 @@ func TestConfigFromURL(t *testing.T) {
 		AccessKey: "AK", SecretKey: testSecret, SessionToken: "tok",
 		CACertFile: "/ca.pem", SSE: SSEKMS, SSEKMSKeyID: "k", StorageClass: "STANDARD", ObjectACL: "private",
 		PartSize: 32 << 20, Concurrency: 4, CopyThreshold: 1 << 20, CopyPartSize: 5 << 20, CopyConcurrency: 2,
-		ChecksumMode: ChecksumWhenSupported, RedirectExpiry: 90 * time.Second,
+		ChecksumMode: ChecksumWhenSupported, CommitMode: CommitDirect, RedirectExpiry: 90 * time.Second,
 	}, cfg)
 	require.NoError(t, cfg.Validate())
 

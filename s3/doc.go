@@ -36,6 +36,8 @@
 //     copying the data.
 //   - ChecksumMode: "when_required", or "when_supported" (CRC32 on uploads,
 //     validation of downloads that carry one).
+//   - CommitMode: "auto" (probe the server), "direct" or "staged"; see
+//     Consistency.
 //   - RedirectExpiry: 20m, 1s to 7 days. DisableRedirect: false.
 //
 // The URL form, for Registry.Open:
@@ -46,7 +48,7 @@
 // secret_key, session_token, ca_cert_file, insecure_skip_verify, sse,
 // sse_kms_key_id, storage_class, object_acl, part_size, concurrency,
 // copy_threshold, copy_part_size, copy_concurrency, checksum_mode,
-// redirect_expiry (a Go duration such as 20m) and disable_redirect. A
+// commit_mode, redirect_expiry (a Go duration such as 20m) and disable_redirect. A
 // secret in a URL tends to end up in shell history and process lists:
 // the AWS_* environment is the better place for it. No error echoes the
 // URL or a credential; user:password@ in the URL is refused.
@@ -65,7 +67,7 @@
 // ignored. usedualstack, accelerate and usefipsendpoint may only be false
 // (ErrUnsupported otherwise; name such an endpoint in regionendpoint).
 // Berth's own keys fill what distribution has no name for: concurrency,
-// cacertfile, checksummode, redirectexpiry, disableredirect.
+// cacertfile, checksummode, commitmode, redirectexpiry, disableredirect.
 //
 // # Errors
 //
@@ -114,8 +116,28 @@
 //     its current window.
 //   - Commit and Cancel first seal the head (sealed.<n>, If-None-Match): of
 //     two sessions completing one upload (RGW accepts a second Complete),
-//     only the owner gets through. The object appears whole, by one PUT or
-//     one CompleteMultipartUpload.
+//     only the owner gets through. The object appears whole, by one PUT,
+//     one CompleteMultipartUpload or one complete server-side copy.
+//   - A session killed or fenced with parts in flight leaves "stray" parts
+//     in the pinned multipart upload that no record names. MinIO (and AWS)
+//     complete an upload with the recorded parts and drop the others. Ceph
+//     RGW 16.2 refuses any completion that leaves an uploaded part out (400
+//     InvalidPart, measured with parts 1, 2 and 3 of 5 MiB completed as
+//     [1,2], [1,3] or [2,3]), and S3 cannot delete one part: completing
+//     directly would lose the upload. CommitMode "auto" therefore probes
+//     the server once per instance, at its first multipart upload (parts 1
+//     and 2 of a probe upload under .berth/probe/, completed with part 2
+//     alone): MinIO answers "direct", RGW "staged". A staged upload's
+//     multipart upload lives at stage.<upload> in the slot (named in the
+//     records, so every instance commits it the same way), and Commit
+//     completes it there with every part the server lists (a short stray
+//     that is not last is first overwritten with MinPartSize bytes), then
+//     makes the path by server-side copy of exactly the recorded parts'
+//     bytes: one CopyObject when there are no strays (RGW shares the data
+//     of a same-bucket copy) or the multipart copy above CopyThreshold,
+//     else one UploadPartCopy per recorded part, by byte range. Then the
+//     staging object is deleted. A Commit killed between completion and
+//     copy leaves it in the sealed slot, for Delete and Sweep.
 //   - Move claims the source (.berth/moves/<src>~m, If-None-Match) before
 //     copying, so of two replicas moving one source exactly one does it and
 //     the other gets ErrNotFound (F2); above CopyThreshold it copies with

@@ -52,13 +52,7 @@ func (b *backend) Move(ctx context.Context, src, dst string) error {
 	if size > b.cfg.CopyThreshold {
 		err = b.copyMultipart(ctx, b.key(src), b.key(dst), etag, size)
 	} else {
-		in := &s3.CopyObjectInput{
-			Bucket: &b.bucket, Key: aws.String(b.key(dst)),
-			CopySource: aws.String(b.bucket + "/" + b.key(src)), CopySourceIfMatch: aws.String(etag),
-		}
-		in.ServerSideEncryption, in.SSEKMSKeyId = b.sse()
-		in.StorageClass, in.ACL = b.storageClass(), b.acl()
-		_, err = b.client.CopyObject(ctx, in)
+		err = b.copyObject(ctx, b.key(src), b.key(dst), etag)
 	}
 	if err != nil {
 		if isNotFound(err) || isPreconditionFailed(err) {
@@ -79,11 +73,36 @@ func (b *backend) staleClaim(ctx context.Context, claim string) bool {
 	return b.deleteKeys(ctx, []string{claim}) == nil
 }
 
+// copyObject copies src to dst with one CopyObject, if src's ETag is
+// still etag (where the server honours the condition).
+func (b *backend) copyObject(ctx context.Context, src, dst, etag string) error {
+	in := &s3.CopyObjectInput{
+		Bucket: &b.bucket, Key: aws.String(dst),
+		CopySource: aws.String(b.bucket + "/" + src), CopySourceIfMatch: aws.String(etag),
+	}
+	in.ServerSideEncryption, in.SSEKMSKeyId = b.sse()
+	in.StorageClass, in.ACL = b.storageClass(), b.acl()
+	_, err := b.client.CopyObject(ctx, in)
+	return err
+}
+
 // copyMultipart copies src to dst with UploadPartCopy, CopyConcurrency
 // parts of CopyPartSize at a time, all but the last of equal size (F14).
-// A failure aborts the multipart upload it started (F16).
 func (b *backend) copyMultipart(ctx context.Context, src, dst, etag string, size int64) error {
 	ps := max(b.cfg.CopyPartSize, (size+MaxParts-1)/MaxParts)
+	var ranges [][2]int64
+	for lo := int64(0); lo < size; lo += ps {
+		ranges = append(ranges, [2]int64{lo, min(lo+ps, size) - 1})
+	}
+	return b.copyRanges(ctx, src, dst, etag, ranges)
+}
+
+// copyRanges makes dst of the byte ranges of src (first and last byte,
+// inclusive), in order, one UploadPartCopy part each, CopyConcurrency at a
+// time, and completes it: dst appears whole or not at all. All ranges but
+// the last must hold at least MinPartSize bytes. A failure aborts the
+// multipart upload it started (F16).
+func (b *backend) copyRanges(ctx context.Context, src, dst, etag string, ranges [][2]int64) error {
 	in := &s3.CreateMultipartUploadInput{Bucket: &b.bucket, Key: aws.String(dst)}
 	in.ServerSideEncryption, in.SSEKMSKeyId = b.sse()
 	in.StorageClass, in.ACL = b.storageClass(), b.acl()
@@ -92,8 +111,7 @@ func (b *backend) copyMultipart(ctx context.Context, src, dst, etag string, size
 		return err
 	}
 	id := aws.ToString(out.UploadId)
-	n := int((size + ps - 1) / ps)
-	parts := make([]part, n)
+	parts := make([]part, len(ranges))
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var (
@@ -102,15 +120,14 @@ func (b *backend) copyMultipart(ctx context.Context, src, dst, etag string, size
 		first error
 		sem   = make(chan struct{}, b.cfg.CopyConcurrency)
 	)
-	for i := range n {
+	for i, r := range ranges {
 		sem <- struct{}{}
 		wg.Add(1)
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			lo, hi := int64(i)*ps, min(int64(i+1)*ps, size)-1
 			res, err := b.client.UploadPartCopy(ctx, &s3.UploadPartCopyInput{
 				Bucket: &b.bucket, Key: aws.String(dst), UploadId: aws.String(id), PartNumber: aws.Int32(int32(i + 1)),
-				CopySource: aws.String(b.bucket + "/" + src), CopySourceRange: aws.String(fmt.Sprintf("bytes=%d-%d", lo, hi)),
+				CopySource: aws.String(b.bucket + "/" + src), CopySourceRange: aws.String(fmt.Sprintf("bytes=%d-%d", r[0], r[1])),
 				CopySourceIfMatch: aws.String(etag),
 			})
 			mu.Lock()
@@ -122,7 +139,7 @@ func (b *backend) copyMultipart(ctx context.Context, src, dst, etag string, size
 				}
 				return
 			}
-			parts[i] = part{N: int32(i + 1), ETag: aws.ToString(res.CopyPartResult.ETag), Size: hi - lo + 1}
+			parts[i] = part{N: int32(i + 1), ETag: aws.ToString(res.CopyPartResult.ETag), Size: r[1] - r[0] + 1}
 		}()
 	}
 	wg.Wait()

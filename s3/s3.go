@@ -35,6 +35,13 @@ type backend struct {
 	// of a 1 GiB read. The pool holds only buffers of finished readers and
 	// lets the garbage collector take them.
 	chunks sync.Pool
+
+	// mode is the result of the CommitMode probe (stage.go), made at the
+	// first CreateMultipartUpload of the instance.
+	mode struct {
+		sync.Mutex
+		known, staged bool
+	}
 }
 
 var _ driver.Backend = (*backend)(nil)

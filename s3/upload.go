@@ -30,6 +30,10 @@ import (
 //   - tail.<session>: the bytes a session closed that did not fill a part.
 //   - sealed.<n>: Commit and Cancel end the chain on head n, again with
 //     If-None-Match; a publisher on head n checks for it afterwards.
+//   - stage.<upload>: on servers that refuse to complete a multipart
+//     upload with a subset of its parts (Ceph RGW), the multipart upload
+//     lives at this key instead of the path, and Commit completes it here
+//     before copying the recorded bytes to the path (stage.go).
 //
 // The data is one multipart upload per upload, its id pinned in the
 // records (never found again with ListMultipartUploads). Part numbers are
@@ -46,6 +50,9 @@ type record struct {
 	Writer   string `json:"writer"` // the session that owns it
 	Nonce    string `json:"nonce"`  // tells two records of one number apart
 	UploadID string `json:"uploadId,omitempty"`
+	// Stage is the key of a staged multipart upload (stage.go); empty
+	// when it lives at the path itself.
+	Stage    string `json:"stage,omitempty"`
 	PartSize int64  `json:"partSize"`
 	Parts    []part `json:"parts,omitempty"`
 	Tail     *tail  `json:"tail,omitempty"`
@@ -106,6 +113,20 @@ func (b *backend) slot(p string) *slot {
 	return &slot{b: b, key: b.key(p), prefix: b.key(driver.InternalPrefix+"/uploads"+p+"~u") + "/"}
 }
 
+// mpKey is the key of rec's multipart upload: its staging key, or the
+// path.
+func (s *slot) mpKey(rec *record) string {
+	if rec.Stage != "" {
+		return rec.Stage
+	}
+	return s.key
+}
+
+// stageKey is the staging key of the upload with identity upload: a
+// function of the identity, so that a multipart upload created there by a
+// session killed before it recorded it is found again by exact key.
+func (s *slot) stageKey(upload string) string { return s.prefix + "stage." + upload }
+
 // head is the newest record as one process read it.
 type head struct {
 	n      uint64
@@ -122,6 +143,19 @@ type listing struct {
 	records map[uint64]string
 	seals   map[uint64]bool
 	keys    []string
+}
+
+// sealedFrom reports a seal on record n or a later one. A teardown that
+// was cut short (its process killed) leaves the seal of a later head next
+// to the first records: the upload still ended, and must not come back at
+// the state of an early record.
+func (l listing) sealedFrom(n uint64) bool {
+	for m := range l.seals {
+		if m >= n {
+			return true
+		}
+	}
+	return false
 }
 
 func (s *slot) list(ctx context.Context) (listing, error) {
@@ -166,7 +200,7 @@ func (s *slot) latest(ctx context.Context) (head, error) {
 		if h.n == 0 {
 			return h, nil
 		}
-		h.etag, h.sealed = l.records[h.n], l.seals[h.n]
+		h.etag, h.sealed = l.records[h.n], l.sealedFrom(h.n)
 		out, err := s.b.client.GetObject(ctx, &s3.GetObjectInput{Bucket: &s.b.bucket, Key: aws.String(s.prefix + versionName(h.n))})
 		if err != nil {
 			if isNotFound(err) {
@@ -240,7 +274,7 @@ func (s *slot) publish(ctx context.Context, h head, rec *record) (head, error) {
 		if err != nil {
 			return head{}, err
 		}
-		if l.records[h.n] != h.etag || l.seals[h.n] {
+		if l.records[h.n] != h.etag || l.sealedFrom(h.n) {
 			s.b.client.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: &s.b.bucket, Key: aws.String(key)})
 			return head{}, errLost
 		}
@@ -274,12 +308,26 @@ func (s *slot) seal(ctx context.Context, h head) error {
 	return err
 }
 
-// teardown removes a sealed slot: the multipart upload if it was not
-// completed, then every object, the seal last so that the upload looks
-// ended until the end.
-func (s *slot) teardown(ctx context.Context, abortID string) error {
-	if abortID != "" {
-		s.b.abort(ctx, s.key, abortID)
+// teardown removes a sealed slot: rec's multipart upload if abortRec
+// (it was not completed), then every object, the seal last so that the
+// upload looks ended until the end. Multipart uploads of the key or of
+// the slot's staging keys that no record names are aborted too: one whose
+// CreateMultipartUpload answer was lost, so that the SDK's retry made
+// another (F5), or whose creator was killed before it recorded it (F16).
+// A staging object that a Commit killed between completion and copy left
+// is among the slot's objects. While the slot is sealed no session can
+// start another upload. rec may be nil (no record left).
+func (s *slot) teardown(ctx context.Context, rec *record, abortRec bool) error {
+	if rec != nil && abortRec && rec.UploadID != "" {
+		s.b.abort(ctx, s.mpKey(rec), rec.UploadID)
+	}
+	if err := s.b.abortUnrecorded(ctx, s.key); err != nil {
+		return err
+	}
+	if (rec != nil && rec.Stage != "") || s.b.mayStage() {
+		if err := s.abortStages(ctx, rec); err != nil {
+			return err
+		}
 	}
 	l, err := s.list(ctx)
 	if err != nil {
@@ -301,6 +349,34 @@ func (s *slot) teardown(ctx context.Context, abortID string) error {
 		return err
 	}
 	return s.b.deleteKeys(ctx, last)
+}
+
+// abortUnrecorded aborts every multipart upload of exactly key. MinIO
+// answers ListMultipartUploads for an exact key only, RGW for a real
+// prefix: both find the key's own.
+func (b *backend) abortUnrecorded(ctx context.Context, key string) error {
+	return b.abortUploads(ctx, key, func(k string) bool { return k == key })
+}
+
+// abortUploads aborts the multipart uploads listed under prefix whose key
+// match accepts.
+func (b *backend) abortUploads(ctx context.Context, prefix string, match func(key string) bool) error {
+	in := &s3.ListMultipartUploadsInput{Bucket: &b.bucket, Prefix: aws.String(prefix)}
+	for {
+		out, err := b.client.ListMultipartUploads(ctx, in)
+		if err != nil {
+			return err
+		}
+		for _, u := range out.Uploads {
+			if key := aws.ToString(u.Key); match(key) {
+				b.abort(ctx, key, aws.ToString(u.UploadId))
+			}
+		}
+		if !aws.ToBool(out.IsTruncated) {
+			return nil
+		}
+		in.KeyMarker, in.UploadIdMarker = out.NextKeyMarker, out.NextUploadIdMarker
+	}
 }
 
 // conflict turns a lost race into the error callers see.

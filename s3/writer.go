@@ -108,7 +108,7 @@ func (b *backend) Writer(ctx context.Context, p string, append bool) (driver.Fil
 			return nil, err
 		}
 		if !append && h.n > 0 && !h.sealed && h.rec.UploadID != "" {
-			b.abort(ctx, s.key, h.rec.UploadID) // the replaced upload's data
+			b.abort(ctx, s.mpKey(h.rec), h.rec.UploadID) // the replaced upload's data
 		}
 		w.head, w.base = nh, nh.rec.size()
 		w.start(nh.rec.PartSize)
@@ -212,12 +212,12 @@ func (w *writer) flushPart() error {
 		w.setErr(err)
 		return err
 	}
-	data, uploadID := w.buf, w.head.rec.UploadID
+	data, uploadID, key := w.buf, w.head.rec.UploadID, w.slot.mpKey(w.head.rec)
 	w.wg.Add(1)
 	go func() {
 		defer w.wg.Done()
 		out, err := w.b.client.UploadPart(w.ctx, &s3.UploadPartInput{
-			Bucket: &w.b.bucket, Key: aws.String(w.slot.key), UploadId: aws.String(uploadID),
+			Bucket: &w.b.bucket, Key: aws.String(key), UploadId: aws.String(uploadID),
 			PartNumber: aws.Int32(num), Body: bytes.NewReader(data), ContentLength: aws.Int64(int64(len(data))),
 		})
 		w.mu.Lock()
@@ -255,7 +255,15 @@ func (w *writer) reserve() (int32, error) {
 		next := rec.clone()
 		var created string
 		if next.UploadID == "" {
-			in := &s3.CreateMultipartUploadInput{Bucket: &w.b.bucket, Key: aws.String(w.slot.key)}
+			staged, err := w.b.stagedMode(w.ctx)
+			if err != nil {
+				return 0, err
+			}
+			next.Stage = ""
+			if staged {
+				next.Stage = w.slot.stageKey(next.Upload)
+			}
+			in := &s3.CreateMultipartUploadInput{Bucket: &w.b.bucket, Key: aws.String(w.slot.mpKey(next))}
 			in.ServerSideEncryption, in.SSEKMSKeyId = w.b.sse()
 			in.StorageClass, in.ACL = w.b.storageClass(), w.b.acl()
 			out, err := w.b.client.CreateMultipartUpload(w.ctx, in)
@@ -272,7 +280,7 @@ func (w *writer) reserve() (int32, error) {
 		h, err := w.slot.publish(w.ctx, w.head, next)
 		if err != nil {
 			if created != "" {
-				w.b.abort(context.Background(), w.slot.key, created)
+				w.b.abort(context.Background(), w.slot.mpKey(next), created)
 			}
 			return 0, conflict(err)
 		}
@@ -348,7 +356,7 @@ func (w *writer) Commit(ctx context.Context) error {
 		if _, err := w.b.client.PutObject(ctx, w.b.putInput(w.slot.key, w.buf)); err != nil {
 			return err
 		}
-		return w.slot.teardown(ctx, "")
+		return w.slot.teardown(ctx, rec, false)
 	}
 	if len(w.buf) > 0 || len(rec.Parts)+len(parts) == 0 {
 		if err := w.flushPart(); err != nil {
@@ -360,13 +368,19 @@ func (w *writer) Commit(ctx context.Context) error {
 		rec = w.head.rec
 	}
 	all := append(slices.Clone(rec.Parts), parts...)
+	slices.SortFunc(all, func(a, b part) int { return int(a.N - b.N) })
 	if err := w.slot.seal(ctx, w.head); err != nil {
 		return conflict(err)
 	}
-	if err := w.b.complete(ctx, w.slot.key, rec.UploadID, all); err != nil {
+	if rec.Stage != "" {
+		err = w.slot.commitStaged(ctx, rec, all)
+	} else {
+		err = w.b.complete(ctx, w.slot.key, rec.UploadID, all)
+	}
+	if err != nil {
 		return err
 	}
-	return w.slot.teardown(ctx, "")
+	return w.slot.teardown(ctx, rec, false)
 }
 
 // Cancel seals the upload and removes it with its multipart upload. An
@@ -388,7 +402,7 @@ func (w *writer) Cancel(ctx context.Context) error {
 	if err := w.slot.seal(ctx, h); err != nil {
 		return conflict(err)
 	}
-	return w.slot.teardown(ctx, h.rec.UploadID)
+	return w.slot.teardown(ctx, h.rec, true)
 }
 
 // complete completes a multipart upload. If the answer is lost and the
