@@ -174,6 +174,8 @@ func (p *Params) String(key string, dst *string) {
 		switch t := v.(type) {
 		case string:
 			*dst = t
+		case Secret: // its String is REDACTED: a map built in code holds the real one
+			*dst = t.Reveal()
 		case fmt.Stringer:
 			*dst = t.String()
 		default:

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"slices"
 	"strings"
 	"testing"
 
@@ -222,4 +223,54 @@ func TestRegistry(t *testing.T) {
 func TestKindOf(t *testing.T) {
 	assert.Equal(t, driver.ErrNotFound, driver.KindOf(fmt.Errorf("x: %w", driver.ErrNotFound)))
 	assert.Nil(t, driver.KindOf(fs.ErrNotExist), "OS errors are classified by drivers, not here")
+}
+
+// TestWalkFlat walks a flat listing as object stores give it (byte order,
+// where "a-b" sorts before "a/"): directories come first, depth first,
+// siblings in byte order; ErrSkipDir and the start-after hint apply.
+func TestWalkFlat(t *testing.T) {
+	files := func() []driver.FileInfo {
+		var out []driver.FileInfo
+		for _, p := range []string{"/r/a-b", "/r/a/x", "/r/a/y/z", "/r/a.c", "/r/b"} {
+			out = append(out, driver.FileInfoInternal{FileInfoFields: driver.FileInfoFields{Path: p, Size: 1}})
+		}
+		return out
+	}
+	walk := func(opts driver.WalkOptions, skip string) []string {
+		var got []string
+		err := driver.WalkFlat(context.Background(), "/r", files(), func(fi driver.FileInfo) error {
+			got = append(got, fi.Path())
+			if fi.Path() == skip {
+				return driver.ErrSkipDir
+			}
+			return nil
+		}, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return got
+	}
+	want := []string{"/r/a", "/r/a/x", "/r/a/y", "/r/a/y/z", "/r/a-b", "/r/a.c", "/r/b"}
+	if got := walk(driver.WalkOptions{}, ""); !slices.Equal(got, want) {
+		t.Errorf("walk: %q, want %q", got, want)
+	}
+	if got := walk(driver.WalkOptions{}, "/r/a"); !slices.Equal(got, []string{"/r/a", "/r/a-b", "/r/a.c", "/r/b"}) {
+		t.Errorf("skip /r/a: %q", got)
+	}
+	if got := walk(driver.WalkOptions{StartAfterHint: "/r/a/y"}, ""); !slices.Equal(got, []string{"/r/a/y/z", "/r/a-b", "/r/a.c", "/r/b"}) {
+		t.Errorf("start after /r/a/y: %q", got)
+	}
+}
+
+// TestParamsKeepSecretValues reads a driver.Secret put in a parameter map
+// by code: its value, not the REDACTED its String prints.
+func TestParamsKeepSecretValues(t *testing.T) {
+	p := driver.NewParams("x", map[string]any{"secretkey": driver.Secret("s3cr3t"), "user": driver.Secret("u")})
+	var s driver.Secret
+	var u string
+	p.Secret("secretkey", &s)
+	p.String("user", &u)
+	if s.Reveal() != "s3cr3t" || u != "u" {
+		t.Errorf("got %q and %q, want the secrets' values", s.Reveal(), u)
+	}
 }
