@@ -24,13 +24,18 @@ import (
 	"github.com/berthio/berth/driver"
 	"github.com/berthio/berth/memory"
 	"github.com/berthio/berth/nasfs"
+	"github.com/berthio/berth/oss"
 	"github.com/berthio/berth/s3"
 )
 
-// Factories returns the factories of every cgo-free driver.
+// Factories returns the factories of every cgo-free driver, and of those
+// whose files here are built under their tags (rados.go: cgo and rados).
 func Factories() []driver.Factory {
-	return []driver.Factory{memory.Factory, nasfs.Factory, s3.Factory}
+	return append([]driver.Factory{memory.Factory, nasfs.Factory, oss.Factory, s3.Factory}, tagged...)
 }
+
+// tagged holds the factories that files built under a tag add.
+var tagged []driver.Factory
 
 // Registry returns a new registry holding Factories.
 func Registry() *driver.Registry { return driver.NewRegistry(Factories()...) }
