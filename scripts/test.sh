@@ -21,3 +21,5 @@ if ! command -v chromium >/dev/null; then
     { tail -n 20 /tmp/berth-chromium-apt.log >&2; exit 1; }
 fi
 go test -race -count=1 -timeout 40m ./...
+# Each fuzz target for 10s: a bounded run that fails on a finding.
+bash scripts/fuzz.sh 10s
