@@ -26,12 +26,13 @@ import (
 	"github.com/berthio/berth/nasfs"
 	"github.com/berthio/berth/oss"
 	"github.com/berthio/berth/s3"
+	"github.com/berthio/berth/swift"
 )
 
 // Factories returns the factories of every cgo-free driver, and of those
 // whose files here are built under their tags (rados.go: cgo and rados).
 func Factories() []driver.Factory {
-	return append([]driver.Factory{memory.Factory, nasfs.Factory, oss.Factory, s3.Factory}, tagged...)
+	return append([]driver.Factory{memory.Factory, nasfs.Factory, oss.Factory, s3.Factory, swift.Factory}, tagged...)
 }
 
 // tagged holds the factories that files built under a tag add.

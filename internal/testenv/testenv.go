@@ -1,6 +1,7 @@
 // Package testenv gives tests the connection settings of the real servers
-// that scripts/backends/up.sh starts (`make backends-up`): MinIO, and a
-// one-node Ceph serving RADOS, S3 and Swift through radosgw.
+// that scripts/backends/up.sh starts (`make backends-up`): MinIO, a
+// one-node Ceph serving RADOS, S3 and Swift through radosgw, and a one-node
+// OpenStack Swift.
 //
 // up.sh writes the settings to backends.env at the repository root as
 // KEY=value lines. Load reads that file and lets real environment variables
@@ -49,6 +50,11 @@ const (
 	SwiftRGWUser    = "BERTH_SWIFT_RGW_USER"
 	SwiftRGWKey     = "BERTH_SWIFT_RGW_KEY"
 
+	SwiftSAIOAuthURL    = "BERTH_SWIFT_SAIO_AUTH_URL"
+	SwiftSAIOUser       = "BERTH_SWIFT_SAIO_USER"
+	SwiftSAIOKey        = "BERTH_SWIFT_SAIO_KEY"
+	SwiftSAIOTempURLKey = "BERTH_SWIFT_SAIO_TEMPURL_KEY" // the account's X-Account-Meta-Temp-URL-Key
+
 	RadosConf    = "BERTH_RADOS_CONF"
 	RadosKeyring = "BERTH_RADOS_KEYRING"
 	RadosUser    = "BERTH_RADOS_USER"
@@ -57,10 +63,11 @@ const (
 
 // Key groups, for Require.
 var (
-	S3Minio  = []string{S3MinioEndpoint, S3MinioAccessKey, S3MinioSecretKey, S3MinioRegion}
-	S3RGW    = []string{S3RGWEndpoint, S3RGWAccessKey, S3RGWSecretKey, S3RGWRegion}
-	SwiftRGW = []string{SwiftRGWAuthURL, SwiftRGWUser, SwiftRGWKey}
-	Rados    = []string{RadosConf, RadosKeyring, RadosUser, RadosPool}
+	S3Minio   = []string{S3MinioEndpoint, S3MinioAccessKey, S3MinioSecretKey, S3MinioRegion}
+	S3RGW     = []string{S3RGWEndpoint, S3RGWAccessKey, S3RGWSecretKey, S3RGWRegion}
+	SwiftRGW  = []string{SwiftRGWAuthURL, SwiftRGWUser, SwiftRGWKey}
+	SwiftSAIO = []string{SwiftSAIOAuthURL, SwiftSAIOUser, SwiftSAIOKey}
+	Rados     = []string{RadosConf, RadosKeyring, RadosUser, RadosPool}
 )
 
 // prefix marks the environment variables Load takes even when the file does

@@ -19,6 +19,7 @@ else
 	stop rgw minio
 	stop osd
 	stop mon
+	BERTH_BACKENDS_LOCKED=1 bash "$BACKENDS_SCRIPT_DIR/swift.sh" down
 	if [[ ${KEEP:-} == 1 ]]; then
 		log "stopped; kept $BASE (logs in $LOG)"
 	else

@@ -4,7 +4,8 @@
 # repository root (internal/testenv reads it):
 #   - a one-node Ceph: 1 mon, 1 OSD, radosgw serving S3, Swift and admin;
 #     an S3 user, a Swift subuser and a RADOS pool "berth" for the tests;
-#   - MinIO, with its own data directory.
+#   - MinIO, with its own data directory;
+#   - a one-node OpenStack Swift (scripts/backends/swift.sh).
 # Installs what is missing first: Debian's Ceph packages (apt-get), and a
 # MinIO binary built with `go install` at a pinned version into a cache that
 # outlives BASE (reused when present).
@@ -131,10 +132,14 @@ BERTH_RADOS_CONF=$CONF
 BERTH_RADOS_KEYRING=$ADMIN_KEYRING
 BERTH_RADOS_USER=admin
 BERTH_RADOS_POOL=$POOL
+$(swift_sh env)
 EOF
 	chmod 600 "$tmp"
 	mv -f "$tmp" "$ENV_FILE"
 }
+
+# swift_sh ARGS: scripts/backends/swift.sh under the lock this script holds.
+swift_sh() { BERTH_BACKENDS_LOCKED=1 bash "$BACKENDS_SCRIPT_DIR/swift.sh" "$@"; }
 
 # ---------- already up? ----------
 
@@ -148,6 +153,7 @@ if [[ -f $CREDS ]] && all_alive; then
 	source "$CREDS"
 	if osd_up && s3_ok "http://127.0.0.1:$RGW_PORT" "$RGW_ACCESS_KEY" "$RGW_SECRET_KEY" &&
 		swift_ok && s3_ok "http://127.0.0.1:$MINIO_PORT" "$MINIO_ACCESS_KEY" "$MINIO_SECRET_KEY"; then
+		swift_sh up
 		write_env
 		log "already up ($(elapsed)); wrote $ENV_FILE"
 		exit 0
@@ -167,6 +173,7 @@ if ((${#leftover[@]})); then
 	stop osd
 	stop mon
 fi
+swift_sh down
 wipe_base
 mkdir -p "$RUN" "$LOG" "$CEPH_DIR"
 touch "$MARKER"
@@ -197,6 +204,12 @@ for c in ceph-mon ceph-osd radosgw radosgw-admin ceph rados ceph-authtool monmap
 	command -v "$c" >/dev/null || missing+=("$c")
 done
 [[ -f /usr/include/rados/librados.h ]] || missing+=(librados.h)
+# Swift's packages join the same apt-get run (two would fight over dpkg's lock).
+read -ra swift_pkgs <<<"$(swift_sh packages)"
+if ((${#swift_pkgs[@]})); then
+	CEPH_PKGS+=("${swift_pkgs[@]}")
+	missing+=(swift)
+fi
 if ((${#missing[@]})); then
 	log "installing ${CEPH_PKGS[*]} (missing: ${missing[*]})"
 	export DEBIAN_FRONTEND=noninteractive
@@ -400,6 +413,8 @@ wait_for "MinIO to accept its keys" 30 "$LOG/minio.log" \
 	s3_ok "http://127.0.0.1:$MINIO_PORT" "$MINIO_ACCESS_KEY" "$MINIO_SECRET_KEY"
 [[ -n $(pid_of minio) ]] || die "MinIO's pid $(<"${PIDFILE[minio]}") is not the MinIO process (setsid forked?)"
 log "MinIO ready on 127.0.0.1:$MINIO_PORT ($(elapsed))"
+
+swift_sh up
 
 all_alive || die "a daemon died during bring-up; logs in $LOG"
 write_env
