@@ -36,6 +36,10 @@ type backend struct {
 	// lets the garbage collector take them.
 	chunks sync.Pool
 
+	// parts recycles writers' part buffers between sessions in the same
+	// way: a registry opens a writer per PATCH request.
+	parts sync.Pool
+
 	// mode is the result of the CommitMode probe (stage.go), made at the
 	// first CreateMultipartUpload of the instance.
 	mode struct {

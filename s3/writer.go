@@ -157,9 +157,36 @@ func (w *writer) start(partSize int64) {
 func (w *writer) take(partSize int64) []byte {
 	b := <-w.free
 	if b == nil {
-		b = make([]byte, 0, partSize)
+		if p, ok := w.b.parts.Get().(*[]byte); ok && int64(cap(*p)) == partSize {
+			b = *p
+		} else {
+			b = make([]byte, 0, partSize)
+		}
 	}
 	return b[:0]
+}
+
+// release hands the session's part buffers to the driver's pool once no
+// part is in flight, so that the next session (a registry opens one per
+// PATCH) takes them instead of allocating Concurrency parts anew. The
+// writer can still take buffers afterwards: it then allocates.
+func (w *writer) release() {
+	if w.free == nil {
+		return
+	}
+	w.wg.Wait()
+	put := func(b []byte) {
+		if b != nil && int64(cap(b)) == w.partSize() {
+			b = b[:0]
+			w.b.parts.Put(&b)
+		}
+	}
+	put(w.buf)
+	w.buf = nil
+	for n := len(w.free); n > 0; n-- {
+		put(<-w.free)
+		w.free <- nil
+	}
 }
 
 func (w *writer) partSize() int64 { return w.head.rec.PartSize }
@@ -304,6 +331,7 @@ func (w *writer) wait() ([]part, error) {
 // rest of the buffer goes to a tail object of this session, and the
 // record naming both is published (CONTRACT 3).
 func (w *writer) Close() error {
+	defer w.release()
 	defer w.cancel()
 	parts, err := w.wait()
 	if err != nil {
@@ -343,6 +371,7 @@ func (w *writer) Close() error {
 // is completed. The slot is sealed first, so of two sessions committing
 // (RGW completes one upload twice) only the owner gets there.
 func (w *writer) Commit(ctx context.Context) error {
+	defer w.release()
 	defer w.cancel()
 	parts, err := w.wait()
 	if err != nil {
@@ -389,6 +418,7 @@ func (w *writer) Commit(ctx context.Context) error {
 func (w *writer) Cancel(ctx context.Context) error {
 	w.cancel()
 	w.wait()
+	defer w.release()
 	h, err := w.slot.latest(ctx)
 	if err != nil {
 		return err
