@@ -161,7 +161,12 @@ func (b *backend) probe() error {
 		return err
 	}
 	f.Close()
-	return b.root.Remove(name)
+	// Another instance's Sweep may remove our probe first: creating it
+	// proved the root writable.
+	if err := b.root.Remove(name); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	return nil
 }
 
 func sortEntries(es []fs.DirEntry) {
