@@ -4,11 +4,10 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"slices"
 	"testing"
-	"time"
 
 	"github.com/berthio/berth/driver"
+	"github.com/berthio/berth/internal/testenv"
 	"github.com/berthio/berth/memory"
 	"github.com/berthio/berth/nasfs"
 )
@@ -60,12 +59,10 @@ func stream(ctx context.Context, d driver.Driver, path string, chunk, buf []byte
 // writing to io.Discard), every span recorded (in-memory exporter), every
 // metric counted.
 //
-// via=plain and via=decorated run one after the other; the decorated one
-// reports its time over the plain one's as decorated/plain. The disk's
-// drift between the two runs is often larger than the decorators' cost, so
-// via=pairs streams both in every iteration, alternating which goes first,
-// and reports the median of the per-pair ratios: the number to hold to the
-// 3 % bar. Compare runs with:
+// The disk's drift between two runs is often larger than the decorators'
+// cost, so every iteration streams both, back to back in alternating order
+// (testenv.Pairs); "ratio" is the decorated throughput over the bare one,
+// the median of the pairs: the number to hold to the 3 % bar.
 //
 //	go test -run '^$' -bench StreamDecorated -benchtime 5x ./decorate/
 func BenchmarkStreamDecorated(b *testing.B) {
@@ -75,71 +72,22 @@ func BenchmarkStreamDecorated(b *testing.B) {
 		chunk[i] = byte(i*7 + i>>8)
 	}
 	buf := make([]byte, 32<<10)
-	dir := b.TempDir()
-	store, err := nasfs.New(nasfs.Config{Root: dir})
+	store, err := nasfs.New(nasfs.Config{Root: b.TempDir()})
 	if err != nil {
 		b.Fatal(err)
 	}
 	tm := newTelemetry(b, io.Discard)
-	decorated := tm.stack(store)
-	var seq int
-	// once streams through d and removes the file; it returns the time of
-	// the stream alone.
-	once := func(b *testing.B, d driver.Driver) time.Duration {
-		seq++
-		p := fmt.Sprintf("/bench/%d", seq)
-		start := time.Now()
-		if err := stream(ctx, d, p, chunk, buf); err != nil {
-			b.Fatal(err)
+	side := func(name string, d driver.Driver) testenv.Side {
+		p := func(i int) string { return fmt.Sprintf("/bench/%s/%d", name, i) }
+		return testenv.Side{
+			Name: name,
+			Run:  func(i int) error { return stream(ctx, d, p(i), chunk, buf) },
+			Then: func(i int) error { return store.Delete(ctx, p(i)) },
 		}
-		took := time.Since(start)
-		b.StopTimer()
-		if err := store.Delete(ctx, p); err != nil {
-			b.Fatal(err)
-		}
-		b.StartTimer()
-		return took
 	}
-	var plainPerOp time.Duration
-	b.Run("size=1GiB/via=plain", func(b *testing.B) {
-		b.SetBytes(2 * benchSize) // written and read back
-		for b.Loop() {
-			once(b, store)
-		}
-		plainPerOp = b.Elapsed() / time.Duration(b.N)
-	})
-	b.Run("size=1GiB/via=decorated", func(b *testing.B) {
-		b.SetBytes(2 * benchSize)
-		for b.Loop() {
-			once(b, decorated)
-		}
-		if plainPerOp > 0 {
-			b.ReportMetric(float64(b.Elapsed()/time.Duration(b.N))/float64(plainPerOp), "decorated/plain")
-		}
-	})
-	b.Run("size=1GiB/via=pairs", func(b *testing.B) {
-		b.SetBytes(4 * benchSize) // one stream of each
-		var ratios []float64
-		var plain, dec time.Duration
-		for i := 0; b.Loop(); i++ {
-			var p, d time.Duration
-			if i%2 == 0 {
-				p, d = once(b, store), once(b, decorated)
-			} else {
-				d, p = once(b, decorated), once(b, store)
-			}
-			plain += p
-			dec += d
-			ratios = append(ratios, float64(d)/float64(p))
-		}
-		slices.Sort(ratios)
-		median := ratios[len(ratios)/2]
-		if len(ratios)%2 == 0 {
-			median = (ratios[len(ratios)/2-1] + median) / 2
-		}
-		b.ReportMetric(median, "decorated/plain")
-		b.ReportMetric(float64(plain.Nanoseconds())/float64(b.N), "plain-ns/stream")
-		b.ReportMetric(float64(dec.Nanoseconds())/float64(b.N), "decorated-ns/stream")
+	b.Run("size=1GiB", func(b *testing.B) {
+		// Written and read back: two layers' worth of bytes per stream.
+		testenv.Pairs(b, 2*benchSize, side("decorated", tm.stack(store)), side("plain", store))
 	})
 }
 

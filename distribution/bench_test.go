@@ -3,16 +3,14 @@ package distribution_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
-	mrand "math/rand/v2"
-	"os"
-	"slices"
 	"testing"
-	"time"
 
 	storagedriver "github.com/distribution/distribution/v3/registry/storage/driver"
 
 	"github.com/berthio/berth/distribution"
+	"github.com/berthio/berth/internal/testenv"
 	"github.com/berthio/berth/nasfs"
 )
 
@@ -102,91 +100,59 @@ func BenchmarkStream(b *testing.B) {
 // Write as a registry's request body does.
 type onlyReader struct{ io.Reader }
 
-// TestAdapterStreamRatio measures the adapter against the Berth driver in
-// pairs run back to back, in random order, so that the drift of a shared
-// machine cancels out, and checks that the adapter's throughput is at
-// least 0.97 of the driver's (the median of the pairs' ratios); both
-// read the same file. It is a
-// measurement, so it runs only when asked:
+// BenchmarkAdapterPairs measures the adapter against the Berth driver in
+// pairs run back to back, in alternating order (testenv.Pairs), so that the
+// drift of a shared machine cancels out; "ratio" is the adapter's
+// throughput over the driver's, the median of the pairs (bar: >= 0.97).
+// Both sides read the same file.
 //
-//	BERTH_DIST_BENCH=1 go test -run '^TestAdapterStreamRatio$' -v ./distribution/
-func TestAdapterStreamRatio(t *testing.T) {
-	if os.Getenv("BERTH_DIST_BENCH") != "1" {
-		t.Skip("BERTH_DIST_BENCH=1 measures the adapter's overhead on 64 MiB streams")
-	}
-	ctx := t.Context()
-	d, err := nasfs.New(nasfs.Config{Root: t.TempDir()})
+//	go test -run '^$' -bench AdapterPairs -benchtime 31x ./distribution/
+func BenchmarkAdapterPairs(b *testing.B) {
+	ctx := b.Context()
+	d, err := nasfs.New(nasfs.Config{Root: b.TempDir()})
 	if err != nil {
-		t.Fatal(err)
+		b.Fatal(err)
 	}
 	sd := distribution.New(d)
 	data := bytes.Repeat([]byte("berth-layer-0123456789abcdef"), benchSize/28+1)[:benchSize]
 	buf := make([]byte, 32<<10)
-	write := func(adapter bool) time.Duration {
-		start := time.Now()
-		var w interface {
-			io.Writer
-			Commit(context.Context) error
-		}
-		var err error
-		if adapter {
-			w, err = sd.Writer(ctx, "/ratio/adapter", false)
-		} else {
-			w, err = d.Writer(ctx, "/ratio/berth", false)
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := io.CopyBuffer(w, onlyReader{bytes.NewReader(data)}, buf); err != nil {
-			t.Fatal(err)
-		}
-		if err := w.Commit(ctx); err != nil {
-			t.Fatal(err)
-		}
-		return time.Since(start)
+	type committer interface {
+		io.Writer
+		Commit(context.Context) error
 	}
-	read := func(adapter bool) time.Duration {
-		start := time.Now()
-		var rc io.ReadCloser
-		var err error
-		if adapter {
-			rc, err = sd.Reader(ctx, "/ratio/berth", 0)
-		} else {
-			rc, err = d.Reader(ctx, "/ratio/berth", 0)
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		n, err := io.CopyBuffer(io.Discard, onlyReader{rc}, buf)
-		rc.Close()
-		if err != nil || n != benchSize {
-			t.Fatalf("read %d bytes: %v", n, err)
-		}
-		return time.Since(start)
-	}
-	const pairs = 31
-	for _, op := range []struct {
-		name string
-		run  func(bool) time.Duration
-	}{{"write", write}, {"read", read}} {
-		op.run(false) // warm up both paths
-		op.run(true)
-		ratios := make([]float64, pairs)
-		for i := range ratios {
-			var tb, ta time.Duration
-			if mrand.IntN(2) == 0 {
-				tb, ta = op.run(false), op.run(true)
-			} else {
-				ta, tb = op.run(true), op.run(false)
+	write := func(name string, open func(p string) (committer, error)) testenv.Side {
+		p := "/pairs/" + name
+		return testenv.Side{Name: name, Run: func(int) error {
+			w, err := open(p)
+			if err != nil {
+				return err
 			}
-			ratios[i] = float64(tb) / float64(ta) // adapter throughput / driver throughput
-		}
-		slices.Sort(ratios)
-		med := ratios[pairs/2]
-		t.Logf("%s 64 MiB: adapter/driver throughput, median of %d pairs: %.3f (range %.3f..%.3f)",
-			op.name, pairs, med, ratios[0], ratios[pairs-1])
-		if med < 0.97 {
-			t.Errorf("%s: the adapter reaches %.3f of the driver's throughput, want >= 0.97", op.name, med)
-		}
+			if _, err := io.CopyBuffer(w, onlyReader{bytes.NewReader(data)}, buf); err != nil {
+				return err
+			}
+			return w.Commit(ctx)
+		}}
 	}
+	read := func(name string, d streamDriver) testenv.Side {
+		return testenv.Side{Name: name, Run: func(int) error {
+			rc, err := d.Reader(ctx, "/pairs/berth", 0)
+			if err != nil {
+				return err
+			}
+			defer rc.Close()
+			n, err := io.CopyBuffer(io.Discard, onlyReader{rc}, buf)
+			if err == nil && n != benchSize {
+				err = fmt.Errorf("read %d bytes, want %d", n, benchSize)
+			}
+			return err
+		}}
+	}
+	b.Run("op=write", func(b *testing.B) {
+		testenv.Pairs(b, benchSize,
+			write("adapter", func(p string) (committer, error) { return sd.Writer(ctx, p, false) }),
+			write("berth", func(p string) (committer, error) { return d.Writer(ctx, p, false) }))
+	})
+	b.Run("op=read", func(b *testing.B) {
+		testenv.Pairs(b, benchSize, read("adapter", sd), read("berth", d))
+	})
 }

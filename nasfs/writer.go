@@ -85,6 +85,11 @@ type writer struct {
 	err     error // sticky write error
 }
 
+// directWrite is the size from which a Write goes to the file directly
+// instead of through the buffer, which gathers small ones (a registry
+// copies request bodies in 32 KiB pieces).
+const directWrite = 256 << 10
+
 func (w *writer) segName() string { return "seg." + w.id }
 
 func (w *writer) Write(p []byte) (int, error) {
@@ -106,7 +111,18 @@ func (w *writer) Write(p []byte) (int, error) {
 		w.f = f
 		w.buf = bufio.NewWriterSize(f, w.b.cfg.WriteBufferSize)
 	}
-	n, err := w.buf.Write(p)
+	var n int
+	var err error
+	if len(p) >= directWrite {
+		// Large enough for a system call of its own: copying it into the
+		// buffer first would only cost a memcpy (bufio writes through only
+		// when p exceeds what is free, not when it merely fills it).
+		if err = w.buf.Flush(); err == nil {
+			n, err = w.f.Write(p)
+		}
+	} else {
+		n, err = w.buf.Write(p)
+	}
 	w.written += int64(n)
 	if err != nil {
 		w.err = err
