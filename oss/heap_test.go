@@ -6,65 +6,13 @@ import (
 	"crypto/sha256"
 	"io"
 	"math/rand/v2"
-	"runtime"
-	"runtime/metrics"
 	"testing"
 	"time"
 
+	"github.com/berthio/berth/internal/testenv"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
-
-// heapMetric is the heap the process holds in objects: live ones and dead
-// ones not yet swept, which is what a pod's memory limit sees of the heap.
-const heapMetric = "/memory/classes/heap/objects:bytes"
-
-// heapPeak samples heapMetric every heapSampleEvery from a goroutine, from
-// a baseline taken right after a runtime.GC().
-type heapPeak struct {
-	base, peak uint64
-	stop, done chan struct{}
-}
-
-const heapSampleEvery = 5 * time.Millisecond
-
-func heapObjects(s []metrics.Sample) uint64 {
-	metrics.Read(s)
-	return s[0].Value.Uint64()
-}
-
-// startHeapPeak collects garbage, takes the baseline and starts sampling.
-func startHeapPeak() *heapPeak {
-	runtime.GC()
-	s := []metrics.Sample{{Name: heapMetric}}
-	h := &heapPeak{stop: make(chan struct{}), done: make(chan struct{})}
-	h.base = heapObjects(s)
-	h.peak = h.base
-	go func() {
-		defer close(h.done)
-		t := time.NewTicker(heapSampleEvery)
-		defer t.Stop()
-		for {
-			h.peak = max(h.peak, heapObjects(s))
-			select {
-			case <-h.stop:
-				h.peak = max(h.peak, heapObjects(s))
-				return
-			case <-t.C:
-			}
-		}
-	}()
-	return h
-}
-
-// growth stops the sampling and returns the peak over the baseline.
-func (h *heapPeak) growth() uint64 {
-	close(h.stop)
-	<-h.done
-	return h.peak - h.base
-}
-
-func mib(n uint64) float64 { return float64(n) / (1 << 20) }
 
 // TestWriterHeapBounded streams 128 MiB through the driver's Writer and
 // checks the documented memory bound (Config.Concurrency: a writer buffers
@@ -93,7 +41,7 @@ func TestWriterHeapBounded(t *testing.T) {
 	sum := sha256.New()
 
 	start := time.Now()
-	hp := startHeapPeak()
+	hp := testenv.StartHeapPeak()
 	w, err := st.Writer(ctx, "/heap/layer", false)
 	require.NoError(t, err)
 	for n := 0; n < total; n += chunkSize {
@@ -103,13 +51,13 @@ func TestWriterHeapBounded(t *testing.T) {
 		require.NoError(t, err)
 	}
 	require.NoError(t, w.Commit(ctx))
-	grew := hp.growth()
+	grew := hp.Growth()
 	elapsed := time.Since(start)
 	bound := uint64(partSize*conc + slack)
 	t.Logf("%d MiB in %s (%.0f MB/s), peak heap growth %.1f MiB (bound %.0f MiB)",
-		total>>20, elapsed.Round(time.Millisecond), float64(total)/elapsed.Seconds()/1e6, mib(grew), mib(bound))
+		total>>20, elapsed.Round(time.Millisecond), float64(total)/elapsed.Seconds()/1e6, testenv.MiB(grew), testenv.MiB(bound))
 	assert.LessOrEqual(t, grew, bound, "peak heap growth %.1f MiB exceeds PartSize*Concurrency+24 MiB = %.0f MiB",
-		mib(grew), mib(bound))
+		testenv.MiB(grew), testenv.MiB(bound))
 
 	fi, err := st.Stat(ctx, "/heap/layer")
 	require.NoError(t, err)

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/berthio/berth/driver"
+	"github.com/berthio/berth/internal/testenv"
 )
 
 // benchSizes are the layer sizes BenchmarkStream covers: a small one that
@@ -121,9 +122,9 @@ func BenchmarkStream(b *testing.B) {
 					var d, r time.Duration
 					timed := func(f func(int) error, heap bool) time.Duration {
 						b.StopTimer()
-						var hp *heapPeak
+						var hp *testenv.HeapPeak
 						if heap {
-							hp = startHeapPeak()
+							hp = testenv.StartHeapPeak()
 						}
 						start := time.Now()
 						b.StartTimer()
@@ -131,7 +132,7 @@ func BenchmarkStream(b *testing.B) {
 						b.StopTimer()
 						took := time.Since(start)
 						if hp != nil {
-							worst = max(worst, hp.growth())
+							worst = max(worst, hp.Growth())
 						}
 						b.StartTimer()
 						if err != nil {
@@ -151,7 +152,7 @@ func BenchmarkStream(b *testing.B) {
 				b.ReportMetric(mbs(dsum), "driver-MB/s")
 				b.ReportMetric(mbs(rsum), "go-ceph-MB/s")
 				b.ReportMetric(math.Exp(logRatio/float64(n)), "ratio")
-				b.ReportMetric(mib(worst), "peak-heap-MiB")
+				b.ReportMetric(testenv.MiB(worst), "peak-heap-MiB")
 			})
 		}
 		pair("write", driverWrite, rawWrite)

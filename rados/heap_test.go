@@ -8,59 +8,14 @@ import (
 	"io"
 	"math/rand/v2"
 	"os"
-	"runtime"
-	"runtime/metrics"
 	"strconv"
 	"testing"
 	"time"
 
+	"github.com/berthio/berth/internal/testenv"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
-
-// heapPeak samples the heap held in objects (live, and dead not yet
-// swept: what a memory limit sees) every few milliseconds, from a
-// baseline taken after a GC.
-type heapPeak struct {
-	base, peak uint64
-	stop, done chan struct{}
-}
-
-func heapNow(s []metrics.Sample) uint64 {
-	metrics.Read(s)
-	return s[0].Value.Uint64()
-}
-
-func startHeapPeak() *heapPeak {
-	runtime.GC()
-	s := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
-	h := &heapPeak{stop: make(chan struct{}), done: make(chan struct{})}
-	h.base = heapNow(s)
-	h.peak = h.base
-	go func() {
-		defer close(h.done)
-		tick := time.NewTicker(2 * time.Millisecond)
-		defer tick.Stop()
-		for {
-			h.peak = max(h.peak, heapNow(s))
-			select {
-			case <-h.stop:
-				h.peak = max(h.peak, heapNow(s))
-				return
-			case <-tick.C:
-			}
-		}
-	}()
-	return h
-}
-
-func (h *heapPeak) growth() uint64 {
-	close(h.stop)
-	<-h.done
-	return h.peak - h.base
-}
-
-func mib(n uint64) float64 { return float64(n) / (1 << 20) }
 
 // TestWriterHeapBounded streams a layer through Writer in 1 MiB Writes and
 // checks the memory bound, ChunkSize x Concurrency + 16 MiB (the writer
@@ -89,7 +44,7 @@ func TestWriterHeapBounded(t *testing.T) {
 	bound := uint64(chunkSize*conc + slack)
 
 	start := time.Now()
-	hp := startHeapPeak()
+	hp := testenv.StartHeapPeak()
 	w, err := st.Writer(ctx, "/heap/layer", false)
 	require.NoError(t, err)
 	for n := int64(0); n < total; n += write {
@@ -99,25 +54,25 @@ func TestWriterHeapBounded(t *testing.T) {
 		require.NoError(t, err)
 	}
 	require.NoError(t, w.Commit(ctx))
-	grew := hp.growth()
+	grew := hp.Growth()
 	took := time.Since(start)
 	t.Logf("write %d MiB in %v (%.0f MB/s), peak heap growth %.1f MiB (bound %.0f MiB)",
-		total>>20, took.Round(time.Millisecond), float64(total)/took.Seconds()/1e6, mib(grew), mib(bound))
-	assert.LessOrEqual(t, grew, bound, "writer: peak heap growth %.1f MiB over ChunkSize*Concurrency+16 MiB", mib(grew))
+		total>>20, took.Round(time.Millisecond), float64(total)/took.Seconds()/1e6, testenv.MiB(grew), testenv.MiB(bound))
+	assert.LessOrEqual(t, grew, bound, "writer: peak heap growth %.1f MiB over ChunkSize*Concurrency+16 MiB", testenv.MiB(grew))
 
 	start = time.Now()
-	hp = startHeapPeak()
+	hp = testenv.StartHeapPeak()
 	r, err := st.Reader(ctx, "/heap/layer", 0)
 	require.NoError(t, err)
 	got := sha256.New()
 	n, err := io.CopyBuffer(got, r, buf)
 	require.NoError(t, err)
 	require.NoError(t, r.Close())
-	grew = hp.growth()
+	grew = hp.Growth()
 	took = time.Since(start)
 	t.Logf("read %d MiB in %v (%.0f MB/s), peak heap growth %.1f MiB", n>>20, took.Round(time.Millisecond),
-		float64(n)/took.Seconds()/1e6, mib(grew))
-	assert.LessOrEqual(t, grew, bound, "reader: peak heap growth %.1f MiB", mib(grew))
+		float64(n)/took.Seconds()/1e6, testenv.MiB(grew))
+	assert.LessOrEqual(t, grew, bound, "reader: peak heap growth %.1f MiB", testenv.MiB(grew))
 	assert.Equal(t, total, n)
 	assert.True(t, bytes.Equal(sum.Sum(nil), got.Sum(nil)), "the layer read back differs")
 	require.NoError(t, st.Delete(ctx, "/heap"))

@@ -86,11 +86,11 @@ func benchOp(b *testing.B, size int64, op func(i int) error, after func(i int)) 
 	var worst uint64
 	for i := 0; b.Loop(); i++ {
 		b.StopTimer()
-		hp := startHeapPeak()
+		hp := testenv.StartHeapPeak()
 		b.StartTimer()
 		err := op(i)
 		b.StopTimer()
-		worst = max(worst, hp.growth())
+		worst = max(worst, hp.Growth())
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -99,7 +99,7 @@ func benchOp(b *testing.B, size int64, op func(i int) error, after func(i int)) 
 		}
 		b.StartTimer()
 	}
-	b.ReportMetric(mib(worst), "peak-heap-MiB")
+	b.ReportMetric(testenv.MiB(worst), "peak-heap-MiB")
 }
 
 // BenchmarkStream compares, on each real S3 server in one run, a layer

@@ -6,55 +6,11 @@ import (
 	"crypto/sha256"
 	"io"
 	"math/rand/v2"
-	"runtime"
-	"runtime/metrics"
 	"testing"
 	"time"
 
 	"github.com/berthio/berth/internal/testenv"
 )
-
-// heapMetric is the heap held in objects, live ones and dead ones not yet
-// swept: what a pod's memory limit sees of the heap.
-const heapMetric = "/memory/classes/heap/objects:bytes"
-
-// heapPeak samples heapMetric every 5 ms from a baseline taken right after
-// a runtime.GC().
-type heapPeak struct {
-	base, peak uint64
-	stop, done chan struct{}
-}
-
-func startHeapPeak() *heapPeak {
-	runtime.GC()
-	s := []metrics.Sample{{Name: heapMetric}}
-	read := func() uint64 { metrics.Read(s); return s[0].Value.Uint64() }
-	h := &heapPeak{stop: make(chan struct{}), done: make(chan struct{}), base: read()}
-	h.peak = h.base
-	go func() {
-		defer close(h.done)
-		tick := time.NewTicker(5 * time.Millisecond)
-		defer tick.Stop()
-		for {
-			h.peak = max(h.peak, read())
-			select {
-			case <-h.stop:
-				h.peak = max(h.peak, read())
-				return
-			case <-tick.C:
-			}
-		}
-	}()
-	return h
-}
-
-func (h *heapPeak) growth() uint64 {
-	close(h.stop)
-	<-h.done
-	return h.peak - h.base
-}
-
-func mib(n uint64) float64 { return float64(n) / (1 << 20) }
 
 // TestWriterHeapBounded streams 256 MiB through the driver's Writer on
 // each server and checks the documented bound (a writer buffers at most
@@ -83,7 +39,7 @@ func TestWriterHeapBounded(t *testing.T) {
 			chunk := make([]byte, call)
 			sum := sha256.New()
 			start := time.Now()
-			hp := startHeapPeak()
+			hp := testenv.StartHeapPeak()
 			w, err := st.Writer(ctx, "/heap/layer", false)
 			if err != nil {
 				t.Fatal(err)
@@ -98,13 +54,13 @@ func TestWriterHeapBounded(t *testing.T) {
 			if err := w.Commit(ctx); err != nil {
 				t.Fatal(err)
 			}
-			grew := hp.growth()
+			grew := hp.Growth()
 			elapsed := time.Since(start)
 			bound := uint64(chunkSize*conc + slack)
 			t.Logf("%s: %d MiB in %s (%.0f MB/s), peak heap growth %.1f MiB (bound %.0f MiB)",
-				srv.ID, total>>20, elapsed.Round(time.Millisecond), float64(total)/elapsed.Seconds()/1e6, mib(grew), mib(bound))
+				srv.ID, total>>20, elapsed.Round(time.Millisecond), float64(total)/elapsed.Seconds()/1e6, testenv.MiB(grew), testenv.MiB(bound))
 			if grew > bound {
-				t.Errorf("peak heap growth %.1f MiB exceeds ChunkSize*Concurrency+16 MiB = %.0f MiB", mib(grew), mib(bound))
+				t.Errorf("peak heap growth %.1f MiB exceeds ChunkSize*Concurrency+16 MiB = %.0f MiB", testenv.MiB(grew), testenv.MiB(bound))
 			}
 			fi, err := st.Stat(ctx, "/heap/layer")
 			if err != nil || fi.Size() != total {
