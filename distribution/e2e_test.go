@@ -30,21 +30,31 @@ import (
 type e2eBackend struct {
 	name    string
 	storage func(t *testing.T) string
+	// registry, when set, returns the path of the registry program to run
+	// (a cmd/registry built for this backend); nil runs this test binary
+	// as the registry (registryMain).
+	registry func(t *testing.T) string
 	// compare marks distribution's own drivers: run only with
 	// BERTH_DIST_COMPARE=1, for the ratio against Berth's.
 	compare bool
 }
 
+// e2eBackends are the backends of TestE2E; e2e_rados_test.go adds rados.
 var e2eBackends = []e2eBackend{
-	{"nasfs", func(t *testing.T) string { return "  nasfs:\n    rootdirectory: " + t.TempDir() }, false},
-	{"s3-minio", func(t *testing.T) string { return s3Storage(t, s3Servers[0], "berth-s3") }, false},
-	{"s3-rgw", func(t *testing.T) string { return s3Storage(t, s3Servers[1], "berth-s3") }, false},
-	{"swift-saio", func(t *testing.T) string { return swiftStorage(t, testenv.SwiftServers[0]) }, false},
-	{"swift-rgw", func(t *testing.T) string { return swiftStorage(t, testenv.SwiftServers[1]) }, false},
-	{"oss", ossStorage, false},
-	{"dist-filesystem", func(t *testing.T) string { return "  filesystem:\n    rootdirectory: " + t.TempDir() }, true},
-	{"dist-s3-minio", func(t *testing.T) string { return s3Storage(t, s3Servers[0], "s3") }, true},
+	{name: "nasfs", storage: func(t *testing.T) string { return "  nasfs:\n    rootdirectory: " + t.TempDir() }},
+	{name: "s3-minio", storage: func(t *testing.T) string { return s3Storage(t, s3Servers[0], "berth-s3") }},
+	{name: "s3-rgw", storage: func(t *testing.T) string { return s3Storage(t, s3Servers[1], "berth-s3") }},
+	{name: "swift-saio", storage: func(t *testing.T) string { return swiftStorage(t, testenv.SwiftServers[0]) }},
+	{name: "swift-rgw", storage: func(t *testing.T) string { return swiftStorage(t, testenv.SwiftServers[1]) }},
+	{name: "oss", storage: ossStorage},
+	{name: "dist-filesystem", storage: func(t *testing.T) string { return "  filesystem:\n    rootdirectory: " + t.TempDir() }, compare: true},
+	{name: "dist-s3-minio", storage: func(t *testing.T) string { return s3Storage(t, s3Servers[0], "s3") }, compare: true},
+	{name: "dist-s3-rgw", storage: func(t *testing.T) string { return s3Storage(t, s3Servers[1], "s3") }, compare: true},
 }
+
+// e2ePairs are the Berth and distribution backends whose push times
+// TestE2E compares when both ran: same workload, same server.
+var e2ePairs = [][2]string{{"nasfs", "dist-filesystem"}, {"s3-minio", "dist-s3-minio"}, {"s3-rgw", "dist-s3-rgw"}}
 
 // s3Storage is the storage section for driver (berth-s3, or distribution's
 // s3) on a fresh bucket of srv; both take distribution's keys.
@@ -208,8 +218,10 @@ func push(ctx context.Context, ref string, img testImage, tr http.RoundTripper) 
 //
 //	go test -run '^TestE2E$/^nasfs$' -v ./distribution/
 //
-// distribution's own drivers run the same workload, for the ratio, with
-// BERTH_DIST_COMPARE=1.
+// The registry processes are this test binary, but for rados, which runs
+// cmd/registry built with -tags rados (e2e_rados_test.go). distribution's
+// own drivers run the same workload, for the Berth/distribution time ratio
+// of each of e2ePairs, with BERTH_DIST_COMPARE=1.
 func TestE2E(t *testing.T) {
 	durations := map[string]time.Duration{}
 	for _, b := range e2eBackends {
@@ -217,11 +229,14 @@ func TestE2E(t *testing.T) {
 			if b.compare && os.Getenv(envCompare) != "1" {
 				t.Skip(envCompare + "=1 runs the workload on distribution's own driver, for the ratio")
 			}
-			d := runE2E(t, b.storage(t))
-			durations[b.name] = d
+			storage, exe := b.storage(t), ""
+			if b.registry != nil {
+				exe = b.registry(t)
+			}
+			durations[b.name] = runE2E(t, exe, storage)
 		})
 	}
-	for _, pair := range [][2]string{{"nasfs", "dist-filesystem"}, {"s3-minio", "dist-s3-minio"}} {
+	for _, pair := range e2ePairs {
 		if db, ok := durations[pair[0]]; ok {
 			if dd, ok := durations[pair[1]]; ok {
 				t.Logf("push workload: %s %v, %s %v: Berth/distribution time ratio %.2f",
@@ -231,15 +246,16 @@ func TestE2E(t *testing.T) {
 	}
 }
 
-// runE2E runs the workload on one storage section and returns the time
-// the concurrent push took.
-func runE2E(t *testing.T, storage string) time.Duration {
+// runE2E runs the workload on one storage section, with registry processes
+// of the program exe ("": this test binary), and returns the time the
+// concurrent push took.
+func runE2E(t *testing.T, exe, storage string) time.Duration {
 	ctx := t.Context()
 	secret := fmt.Sprintf("%x", randomBytes(t, 16))
 	cfg := registryConfig(storage, secret)
 	regs := make([]*registryProc, e2eReplicas)
 	for i := range regs {
-		regs[i] = startRegistry(t, cfg)
+		regs[i] = startRegistry(t, exe, cfg)
 	}
 	proxy := newRRProxy(t, regs...)
 	tr := newChunker(e2eChunk, e2eReplicas)
@@ -317,7 +333,7 @@ func runE2E(t *testing.T, storage string) time.Duration {
 	t.Logf("pulled %d images through single replicas, every layer verified", pulls)
 
 	t.Run("F21_SecretMismatchFailsLoudly", func(t *testing.T) {
-		testSecretMismatch(t, storage, regs[0], proxy)
+		testSecretMismatch(t, exe, storage, regs[0], proxy)
 	})
 	return took
 }
@@ -326,9 +342,9 @@ func runE2E(t *testing.T, storage string) time.Duration {
 // whose http.secret differs (F21): the push must fail with the registry's
 // error, leave no blob and no tag, and the same image must then push and
 // pull cleanly through the good replicas.
-func testSecretMismatch(t *testing.T, storage string, good *registryProc, proxy *rrProxy) {
+func testSecretMismatch(t *testing.T, exe, storage string, good *registryProc, proxy *rrProxy) {
 	ctx := t.Context()
-	bad := startRegistry(t, registryConfig(storage, fmt.Sprintf("%x", randomBytes(t, 16))))
+	bad := startRegistry(t, exe, registryConfig(storage, fmt.Sprintf("%x", randomBytes(t, 16))))
 	mixed := newRRProxy(t, good, bad)
 	img := newImage(t, randomBytes(t, 3*e2eChunk+17))
 	ref := mixed.host() + "/e2e/f21:v1"

@@ -106,8 +106,10 @@ http:
 `
 }
 
-// startRegistry starts a registry process serving config.
-func startRegistry(t *testing.T, config string) *registryProc {
+// startRegistry starts a registry process serving config: this test binary
+// when exe is "", else the registry program exe (cmd/registry), as
+// `exe serve <config>`.
+func startRegistry(t *testing.T, exe, config string) *registryProc {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -123,13 +125,21 @@ func startRegistry(t *testing.T, config string) *registryProc {
 	if err := os.WriteFile(cfgPath, []byte(config), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	exe, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
 	p := &registryProc{addr: ln.Addr().String(), out: &lockedBuffer{}}
-	p.cmd = exec.Command(exe, "-test.run=^$")
-	p.cmd.Env = append(os.Environ(), envRegistryConfig+"="+cfgPath, "LISTEN_FDS=1")
+	if exe == "" {
+		self, err := os.Executable()
+		if err != nil {
+			t.Fatal(err)
+		}
+		p.cmd = exec.Command(self, "-test.run=^$")
+		p.cmd.Env = append(os.Environ(), envRegistryConfig+"="+cfgPath, "LISTEN_FDS=1")
+	} else {
+		// Socket activation takes the listener only when LISTEN_PID is the
+		// registry's own pid: the shell sets its pid, then execs the
+		// registry, which keeps it.
+		p.cmd = exec.Command("/bin/sh", "-c", `LISTEN_PID=$$ exec "$0" serve "$1"`, exe, cfgPath)
+		p.cmd.Env = append(os.Environ(), "LISTEN_FDS=1")
+	}
 	p.cmd.ExtraFiles = []*os.File{f}
 	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
 	if err := p.cmd.Start(); err != nil {
