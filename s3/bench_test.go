@@ -77,52 +77,29 @@ func writeLayer(w io.Writer, chunk []byte, n int64) error {
 	return nil
 }
 
-// benchOp times op once per iteration, after a runtime.GC() that is not
-// timed, and reports the largest heap growth an op caused, sampled as
-// heapPeak does (peak-heap-MiB: the peak of /memory/classes/heap/objects
-// over the baseline taken after the GC). after, untimed, cleans up.
-func benchOp(b *testing.B, size int64, op func(i int) error, after func(i int)) {
-	b.SetBytes(size)
-	var worst uint64
-	for i := 0; b.Loop(); i++ {
-		b.StopTimer()
-		hp := testenv.StartHeapPeak()
-		b.StartTimer()
-		err := op(i)
-		b.StopTimer()
-		worst = max(worst, hp.Growth())
-		if err != nil {
-			b.Fatal(err)
-		}
-		if after != nil {
-			after(i)
-		}
-		b.StartTimer()
-	}
-	b.ReportMetric(testenv.MiB(worst), "peak-heap-MiB")
-}
-
 // BenchmarkStream compares, on each real S3 server in one run, a layer
 // streamed through the driver (Writer, 1 MiB Writes, Commit; Reader and
 // io.CopyBuffer) with the same bytes through aws-sdk-go-v2's transfer
 // manager (UploadObject from a reader; DownloadObject to a discarding
-// WriterAt) and through a plain GetObject (via=sdk-get). Both sides move
-// parts, and read chunks, of 16 MiB, 4 at a time, over the same *s3.Client
-// (the driver's: the same transport and checksum mode; the transfer
-// manager is set to when_required like the driver, instead of its default
-// CRC32 on every part). Each write goes to a new key, deleted after it,
-// untimed. peak-heap-MiB is the largest heap growth of one op.
+// WriterAt), and a read with one plain GetObject (vs=sdk-get). Both sides
+// move parts, and read chunks, of 16 MiB, 4 at a time, over the same
+// *s3.Client (the driver's: the same transport and checksum mode; the
+// transfer manager is set to when_required like the driver, instead of
+// its default CRC32 on every part). Each write goes to a new key, deleted
+// after it, untimed.
 //
-// via=sdk reads are an upper bound, not a like-for-like stream: parts go
-// to a WriterAt that drops them, in any order, so nothing is buffered or
-// copied, which a Reader delivering bytes in order cannot avoid. On RGW,
-// which ignores partNumber, DownloadObject is one plain GET. RGW's garbage
-// collector reclaims deleted objects in the background, so two runs of a
-// few iterations differ by 10-20 %: take -count 6 or more before reading a
-// ratio.
+// The two sides run back to back in every iteration, in alternating order
+// (testenv.Pairs), because the servers drift (RGW's garbage collector
+// reclaims deleted objects in the background); "ratio" is the driver's
+// throughput over the SDK's, the median of the pairs, and
+// driver-peak-heap-MiB the largest heap growth of one driver stream.
 //
-//	go test -run '^$' -bench Stream -benchtime 3x -count 2 ./s3/ | tee bench.txt
-//	benchstat -col /via bench.txt
+// vs=sdk reads are an upper bound, not a like-for-like stream: parts go
+// to a WriterAt that drops them, in any order, so nothing waits for the
+// slowest part in flight, which a Reader delivering bytes in order cannot
+// avoid. On RGW, which ignores partNumber, DownloadObject is one plain GET.
+//
+//	go test -run '^$' -bench Stream -benchtime 8x ./s3/
 func BenchmarkStream(b *testing.B) {
 	for _, name := range []string{"minio", "rgw"} {
 		b.Run("server="+name, func(b *testing.B) {
@@ -153,36 +130,41 @@ func benchServer(b *testing.B, s server) {
 		o.RequestChecksumCalculation = aws.RequestChecksumCalculationWhenRequired
 	})
 	chunk := benchPattern()
-	del := func(key string) {
-		if _, err := c.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: &bucket, Key: &key}); err != nil {
-			b.Fatal(err)
-		}
+	del := func(key string) error {
+		_, err := c.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: &bucket, Key: &key})
+		return err
 	}
 
 	for _, size := range benchSizes {
 		sz := benchSizeName(size)
-		b.Run("op=write/size="+sz+"/via=driver", func(b *testing.B) {
-			path := func(i int) string { return fmt.Sprintf("/bench/w/driver-%s-%d", sz, i) }
-			benchOp(b, size, func(i int) error {
-				w, err := st.Writer(ctx, path(i), false)
-				if err != nil {
+		path := func(i int) string { return fmt.Sprintf("/bench/w/driver-%s-%d", sz, i) }
+		key := func(i int) string { return fmt.Sprintf("bench/w/sdk-%s-%d", sz, i) }
+		b.Run("op=write/size="+sz+"/vs=sdk", func(b *testing.B) {
+			testenv.Pairs(b, size, testenv.Side{
+				Name: "driver",
+				Heap: true,
+				Run: func(i int) error {
+					w, err := st.Writer(ctx, path(i), false)
+					if err != nil {
+						return err
+					}
+					if err := writeLayer(w, chunk, size); err != nil {
+						return err
+					}
+					return w.Commit(ctx)
+				},
+				Then: func(i int) error { return del(path(i)[1:]) },
+			}, testenv.Side{
+				Name: "sdk",
+				Run: func(i int) error {
+					_, err := tm.UploadObject(ctx, &transfermanager.UploadObjectInput{
+						Bucket: &bucket, Key: aws.String(key(i)),
+						Body: io.LimitReader(&patternReader{p: chunk}, size),
+					})
 					return err
-				}
-				if err := writeLayer(w, chunk, size); err != nil {
-					return err
-				}
-				return w.Commit(ctx)
-			}, func(i int) { del(path(i)[1:]) })
-		})
-		b.Run("op=write/size="+sz+"/via=sdk", func(b *testing.B) {
-			key := func(i int) string { return fmt.Sprintf("bench/w/sdk-%s-%d", sz, i) }
-			benchOp(b, size, func(i int) error {
-				_, err := tm.UploadObject(ctx, &transfermanager.UploadObjectInput{
-					Bucket: &bucket, Key: aws.String(key(i)),
-					Body: io.LimitReader(&patternReader{p: chunk}, size),
-				})
-				return err
-			}, func(i int) { del(key(i)) })
+				},
+				Then: func(i int) error { return del(key(i)) },
+			})
 		})
 
 		// The reads all read one object the driver wrote, written by the
@@ -204,41 +186,47 @@ func benchServer(b *testing.B, s server) {
 			}
 			written = true
 		}
-		key := src[1:]
-		b.Run("op=read/size="+sz+"/via=driver", func(b *testing.B) {
-			source(b)
-			buf := make([]byte, benchChunk)
-			benchOp(b, size, func(int) error {
+		srcKey := src[1:]
+		buf := make([]byte, benchChunk)
+		driverRead := testenv.Side{
+			Name: "driver",
+			Heap: true,
+			Run: func(int) error {
 				r, err := st.Reader(ctx, src, 0)
 				if err != nil {
 					return err
 				}
 				defer r.Close()
 				return checkCopy(io.CopyBuffer(io.Discard, r, buf))(size)
-			}, nil)
-		})
-		b.Run("op=read/size="+sz+"/via=sdk", func(b *testing.B) {
+			},
+		}
+		b.Run("op=read/size="+sz+"/vs=sdk", func(b *testing.B) {
 			source(b)
-			benchOp(b, size, func(int) error {
-				out, err := tm.DownloadObject(ctx, &transfermanager.DownloadObjectInput{
-					Bucket: &bucket, Key: &key, WriterAt: discardAt{}})
-				if err != nil {
-					return err
-				}
-				return checkCopy(aws.ToInt64(out.ContentLength), nil)(size)
-			}, nil)
+			testenv.Pairs(b, size, driverRead, testenv.Side{
+				Name: "sdk",
+				Run: func(int) error {
+					out, err := tm.DownloadObject(ctx, &transfermanager.DownloadObjectInput{
+						Bucket: &bucket, Key: &srcKey, WriterAt: discardAt{}})
+					if err != nil {
+						return err
+					}
+					return checkCopy(aws.ToInt64(out.ContentLength), nil)(size)
+				},
+			})
 		})
-		b.Run("op=read/size="+sz+"/via=sdk-get", func(b *testing.B) {
+		b.Run("op=read/size="+sz+"/vs=sdk-get", func(b *testing.B) {
 			source(b)
-			buf := make([]byte, benchChunk)
-			benchOp(b, size, func(int) error {
-				out, err := c.GetObject(ctx, &s3.GetObjectInput{Bucket: &bucket, Key: &key})
-				if err != nil {
-					return err
-				}
-				defer out.Body.Close()
-				return checkCopy(io.CopyBuffer(io.Discard, out.Body, buf))(size)
-			}, nil)
+			testenv.Pairs(b, size, driverRead, testenv.Side{
+				Name: "sdk-get",
+				Run: func(int) error {
+					out, err := c.GetObject(ctx, &s3.GetObjectInput{Bucket: &bucket, Key: &srcKey})
+					if err != nil {
+						return err
+					}
+					defer out.Body.Close()
+					return checkCopy(io.CopyBuffer(io.Discard, out.Body, buf))(size)
+				},
+			})
 		})
 		if written {
 			if err := st.Delete(ctx, src); err != nil {

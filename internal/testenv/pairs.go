@@ -14,6 +14,9 @@ type Side struct {
 	// Then, if set, runs untimed after Run: to remove what Run made, so
 	// that a long benchmark does not fill the disk.
 	Then func(i int) error
+	// Heap, if set, follows the heap during Run (HeapPeak) and reports
+	// the largest growth of any iteration as "<name>-peak-heap-MiB".
+	Heap bool
 }
 
 // Pairs runs ours and theirs back to back in every iteration of b,
@@ -28,10 +31,18 @@ type Side struct {
 func Pairs(b *testing.B, bytes int64, ours, theirs Side) {
 	b.Helper()
 	b.SetBytes(2 * bytes)
+	peak := map[string]uint64{}
 	timed := func(s Side, i int) time.Duration {
+		var hp *HeapPeak
+		if s.Heap {
+			hp = StartHeapPeak() // collects garbage: before the clock starts
+		}
 		start := time.Now()
 		err := s.Run(i)
 		took := time.Since(start)
+		if hp != nil {
+			peak[s.Name] = max(peak[s.Name], hp.Growth())
+		}
 		if err != nil {
 			b.Fatalf("%s: %v", s.Name, err)
 		}
@@ -61,6 +72,11 @@ func Pairs(b *testing.B, bytes int64, ours, theirs Side) {
 	b.ReportMetric(mbs(oursSum), ours.Name+"-MB/s")
 	b.ReportMetric(mbs(theirsSum), theirs.Name+"-MB/s")
 	b.ReportMetric(Median(ratios), "ratio")
+	for _, s := range []Side{ours, theirs} {
+		if s.Heap {
+			b.ReportMetric(MiB(peak[s.Name]), s.Name+"-peak-heap-MiB")
+		}
+	}
 }
 
 // Median returns the median of xs (the mean of the middle two when their
