@@ -113,15 +113,26 @@ func (b *backend) createTemp() (*os.File, string, error) {
 	return nil, "", errors.New("could not create a temporary file")
 }
 
-// renameInto renames the internal file tmp to the user path dst, creating
-// dst's parent directories, retrying while a concurrent prune removes them,
-// then syncs dst's directory.
-func (b *backend) renameInto(tmp, dst string) error {
+// renameInto renames tmp to the user path dst, creating dst's parent
+// directories, retrying while a concurrent prune removes them, then syncs
+// dst's directory. own, when tmp is this call's private file (PutContent's
+// temporary), is tmp's FileInfo: a rename that acted but reported ENOENT,
+// as an NFS client does when it retransmits a call whose reply was lost,
+// is then recognised by dst being tmp's inode. Move's source is not
+// private (own nil): another instance may have moved it, and the loser of
+// that race gets ErrNotFound.
+func (b *backend) renameInto(tmp, dst string, own fs.FileInfo) error {
 	parent := path.Dir(dst)
 	err := b.root.Rename(tmp, dst)
 	for i := 0; errors.Is(err, fs.ErrNotExist) && i < retries; i++ {
-		if _, serr := b.root.Lstat(tmp); serr != nil {
-			return err // our own file is gone: not a missing parent
+		if _, serr := b.root.Lstat(tmp); errors.Is(serr, fs.ErrNotExist) {
+			if now, derr := b.root.Lstat(dst); own != nil && derr == nil && os.SameFile(own, now) {
+				err = nil // our rename acted; its reply was lost
+				break
+			}
+			return err // tmp is gone: not a missing parent
+		} else if serr != nil {
+			return serr
 		}
 		if err = b.mkdirAll(parent); err != nil {
 			return err

@@ -91,11 +91,15 @@ func (b *backend) PutContent(_ context.Context, p string, content []byte) error 
 	if err == nil {
 		err = f.Sync()
 	}
+	var own fs.FileInfo
+	if err == nil {
+		own, err = f.Stat()
+	}
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
 	if err == nil {
-		err = b.renameInto(tmp, rel(p))
+		err = b.renameInto(tmp, rel(p), own)
 	}
 	if err != nil {
 		b.root.Remove(tmp)
@@ -244,7 +248,7 @@ func (b *backend) Move(_ context.Context, src, dst string) error {
 	if !fi.Mode().IsRegular() {
 		return driver.Errorf(driver.ErrNotFound, "not a file")
 	}
-	if err := b.renameInto(rel(src), rel(dst)); err != nil {
+	if err := b.renameInto(rel(src), rel(dst), nil); err != nil {
 		return err
 	}
 	srcDir := path.Dir(rel(src))
@@ -283,8 +287,10 @@ func (b *backend) toTrash(name string) (bool, error) {
 	dst := trashDir + "/" + randomID()
 	err := b.root.Rename(name, dst)
 	if errors.Is(err, fs.ErrNotExist) {
-		if _, serr := b.root.Lstat(name); serr != nil {
+		if _, serr := b.root.Lstat(name); errors.Is(serr, fs.ErrNotExist) {
 			return false, nil // nothing there, or someone else deleted it first
+		} else if serr != nil {
+			return false, serr
 		}
 		if err = b.mkdirAll(trashDir); err == nil { // the trash itself was missing
 			err = b.root.Rename(name, dst)

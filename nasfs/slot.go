@@ -253,7 +253,7 @@ func (s *slot) publish(h head, rec *record, durable bool) (head, error) {
 	}
 	next := versionName(h.n + 1)
 	if err == nil {
-		err = s.dir.Link(tmp, next)
+		err = s.link(tmp, next)
 	}
 	s.dir.Remove(tmp)
 	switch {
@@ -298,7 +298,7 @@ func (s *slot) seal(h head, src string) error {
 	name := sealName(h.n)
 	var err error
 	if src != "" {
-		err = s.dir.Link(src, name)
+		err = s.link(src, name)
 	} else {
 		var f *os.File
 		if f, err = s.dir.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644); err == nil {
@@ -326,6 +326,35 @@ func (s *slot) seal(h head, src string) error {
 		s.dir.Remove(name) // withdraw: the upload is not ours to end
 	}
 	return err
+}
+
+// link links the slot's file src to name. A link that acted but reported
+// EEXIST, as an NFS client does when it retransmits a call whose reply was
+// lost, is recognised by name being src's inode: it succeeded.
+func (s *slot) link(src, name string) error {
+	err := s.dir.Link(src, name)
+	if errors.Is(err, fs.ErrExist) && s.sameFile(src, name) {
+		return nil
+	}
+	return err
+}
+
+// sameFile reports whether the slot's names a and b are one inode.
+func (s *slot) sameFile(a, b string) bool {
+	fa, err := s.dir.Lstat(a)
+	if err != nil {
+		return false
+	}
+	fb, err := s.dir.Lstat(b)
+	return err == nil && os.SameFile(fa, fb)
+}
+
+// unseal withdraws the seal this session made on h with the file src,
+// if the seal is still that file: the upload goes on as before.
+func (s *slot) unseal(h head, src string) {
+	if name := sealName(h.n); s.sameFile(src, name) {
+		s.dir.Remove(name)
+	}
 }
 
 // handle returns a handle on the slot directory; its close leaves the

@@ -186,8 +186,8 @@ func (w *writer) Close() error {
 // itself when there is one segment, which no one writes any more), seals the
 // slot with a link to that file (which fences every other session), renames
 // it over the path, makes the rename durable and moves the slot to the
-// trash. The seal is the point where the upload ends: a failure after it
-// leaves the path as it was and the upload gone, never half of either.
+// trash. A rename that fails without acting withdraws the seal, so that
+// the upload stays as it was before Commit: resumable at its durable size.
 func (w *writer) Commit(ctx context.Context) error {
 	if err := w.flush(); err != nil {
 		return err
@@ -206,27 +206,49 @@ func (w *writer) Commit(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := w.slot.seal(w.head, staged); err != nil {
+	stagedInfo, err := w.slot.dir.Lstat(staged)
+	if err == nil {
+		err = w.slot.seal(w.head, staged)
+		if err != nil {
+			err = conflict(err)
+		}
+	}
+	if err != nil {
 		if own {
 			w.slot.dir.Remove(staged)
 		}
-		return conflict(err)
-	}
-	defer w.slot.close()
-	defer w.slot.teardown()
-	dir := w.slot.handle()
-	defer dir.close()
-	err = w.b.renameAt(dir, staged, parent, base)
-	if err != nil {
-		if _, serr := w.slot.dir.Lstat(staged); serr != nil {
-			return conflict(errGone) // torn down after our seal by a new upload
-		}
-		if fi, serr := parent.r.Lstat(base); serr == nil && fi.IsDir() {
-			return driver.Errorf(driver.ErrConflict, "%s is a directory", w.path)
-		}
 		return err
 	}
+	defer w.slot.close()
+	dir := w.slot.handle()
+	defer dir.close()
+	if err := w.b.renameAt(dir, staged, parent, base); err != nil {
+		if now, serr := parent.r.Lstat(base); serr == nil && os.SameFile(stagedInfo, now) {
+			// The rename acted; its reply was lost (an NFS retransmission).
+		} else {
+			return w.failedRename(err, staged, own, parent, base)
+		}
+	}
+	defer w.slot.teardown()
 	return parent.sync()
+}
+
+// failedRename handles Commit's rename of staged over the path failing
+// without acting: the seal is withdrawn and the upload goes on.
+func (w *writer) failedRename(err error, staged string, own bool, parent *dirHandle, base string) error {
+	if _, serr := w.slot.dir.Lstat(staged); errors.Is(serr, fs.ErrNotExist) {
+		// Renamed after all (the path was replaced since), or torn down
+		// after our seal by a new upload: either way the upload ended.
+		return conflict(errGone)
+	}
+	w.slot.unseal(w.head, staged)
+	if own {
+		w.slot.dir.Remove(staged)
+	}
+	if fi, serr := parent.r.Lstat(base); serr == nil && fi.IsDir() {
+		return driver.Errorf(driver.ErrConflict, "%s is a directory", w.path)
+	}
+	return err
 }
 
 // stage returns the name, in the slot, of one file holding segs: the
