@@ -37,10 +37,12 @@
 // which fences every earlier session: its next Close, Commit or Cancel
 // fails with ErrConflict. Commit and Cancel seal the chain by linking a
 // file to sealed.<head>, the same compare-and-swap, so a stale session can
-// neither extend a finished upload nor end a live one. Commit links a
-// single segment into place, or concatenates several (copy_file_range
-// where the kernel can) once; the slot then goes to the trash in one
-// rename.
+// neither extend a finished upload nor end a live one. Commit seals with
+// the first segment, which no one writes any more, appends the later ones
+// to it (copy_file_range where the kernel can: only they are copied) and
+// renames it into place; a Commit that fails before its rename acted
+// withdraws the seal, so the upload stays resumable. The slot then goes
+// to the trash in one rename.
 //
 // Delete renames the subtree, and the upload slots under it, into
 // .berth/trash in one step each before removing them; a writer whose slot

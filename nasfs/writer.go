@@ -182,11 +182,13 @@ func (w *writer) Close() error {
 	return nil
 }
 
-// Commit stages the content as one file of the slot (the session's segment
-// itself when there is one segment, which no one writes any more), seals the
-// slot with a link to that file (which fences every other session), renames
-// it over the path, makes the rename durable and moves the slot to the
-// trash. A rename that fails without acting withdraws the seal, so that
+// Commit turns the upload into one file of the slot and renames it over
+// the path. The file is the first segment, which no one writes any more:
+// Commit seals the slot with a link to it (which fences every other
+// session), then appends the later segments to it, so that only they are
+// copied; an upload with no bytes gets a new empty file. Then it renames
+// the file over the path, makes the rename durable and moves the slot to
+// the trash. A failure before the rename acted withdraws the seal, so that
 // the upload stays as it was before Commit: resumable at its durable size.
 func (w *writer) Commit(ctx context.Context) error {
 	if err := w.flush(); err != nil {
@@ -202,82 +204,100 @@ func (w *writer) Commit(ctx context.Context) error {
 	if fi, err := parent.r.Lstat(base); err == nil && fi.IsDir() {
 		return driver.Errorf(driver.ErrConflict, "%s is a directory", w.path)
 	}
-	staged, own, err := w.stage(ctx, w.segments())
-	if err != nil {
+	segs := w.segments()
+	staged, own := "", false
+	if len(segs) > 0 {
+		staged = segs[0].Name
+	} else if staged, err = w.emptyFile(); err != nil {
 		return err
 	}
-	stagedInfo, err := w.slot.dir.Lstat(staged)
-	if err == nil {
-		err = w.slot.seal(w.head, staged)
-		if err != nil {
-			err = conflict(err)
-		}
-	}
-	if err != nil {
+	own = len(segs) == 0
+	if err := w.slot.seal(w.head, staged); err != nil {
 		if own {
 			w.slot.dir.Remove(staged)
 		}
-		return err
+		return conflict(err)
 	}
 	defer w.slot.close()
+	stagedInfo, err := w.appendSegments(ctx, staged, segs)
+	if err != nil {
+		return w.withdraw(err, staged, own)
+	}
 	dir := w.slot.handle()
 	defer dir.close()
 	if err := w.b.renameAt(dir, staged, parent, base); err != nil {
-		if now, serr := parent.r.Lstat(base); serr == nil && os.SameFile(stagedInfo, now) {
-			// The rename acted; its reply was lost (an NFS retransmission).
-		} else {
-			return w.failedRename(err, staged, own, parent, base)
+		if now, serr := parent.r.Lstat(base); serr != nil || !os.SameFile(stagedInfo, now) {
+			if _, serr := w.slot.dir.Lstat(staged); errors.Is(serr, fs.ErrNotExist) {
+				// Renamed after all (the path was replaced since), or torn
+				// down after our seal by a new upload: the upload ended.
+				return conflict(errGone)
+			}
+			if fi, serr := parent.r.Lstat(base); serr == nil && fi.IsDir() {
+				err = driver.Errorf(driver.ErrConflict, "%s is a directory", w.path)
+			}
+			return w.withdraw(err, staged, own)
 		}
+		// The rename acted; its reply was lost (an NFS retransmission).
 	}
 	defer w.slot.teardown()
 	return parent.sync()
 }
 
-// failedRename handles Commit's rename of staged over the path failing
-// without acting: the seal is withdrawn and the upload goes on.
-func (w *writer) failedRename(err error, staged string, own bool, parent *dirHandle, base string) error {
-	if _, serr := w.slot.dir.Lstat(staged); errors.Is(serr, fs.ErrNotExist) {
-		// Renamed after all (the path was replaced since), or torn down
-		// after our seal by a new upload: either way the upload ended.
-		return conflict(errGone)
-	}
+// withdraw undoes a Commit that failed after its seal and before its
+// rename acted: the seal goes, and the first segment is cut back to its
+// recorded size (what a resume and a later Commit read of it anyway).
+func (w *writer) withdraw(err error, staged string, own bool) error {
 	w.slot.unseal(w.head, staged)
 	if own {
 		w.slot.dir.Remove(staged)
-	}
-	if fi, serr := parent.r.Lstat(base); serr == nil && fi.IsDir() {
-		return driver.Errorf(driver.ErrConflict, "%s is a directory", w.path)
+	} else if segs := w.segments(); len(segs) > 1 {
+		if f, oerr := w.slot.dir.OpenFile(staged, os.O_WRONLY, 0); oerr == nil {
+			f.Truncate(segs[0].Size)
+			f.Close()
+		}
 	}
 	return err
 }
 
-// stage returns the name, in the slot, of one file holding segs: the
-// segment itself when there is one, else a new file t.<id> (own) that
-// concatenates them.
-func (w *writer) stage(ctx context.Context, segs []segment) (name string, own bool, err error) {
-	if len(segs) == 1 {
-		return segs[0].Name, false, nil
-	}
-	name = "t." + randomID()
+// emptyFile creates the file an upload with no bytes commits.
+func (w *writer) emptyFile() (string, error) {
+	name := "t." + randomID()
 	f, err := w.slot.dir.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
 	if errors.Is(err, fs.ErrNotExist) {
-		return "", false, conflict(errGone)
+		return "", conflict(errGone)
 	}
 	if err != nil {
-		return "", false, err
+		return "", err
 	}
-	err = w.concat(ctx, f, segs)
-	if err == nil {
-		err = f.Sync()
+	return name, f.Close()
+}
+
+// appendSegments appends segs[1:] to staged, segs[0] (cut to its recorded size
+// first: an earlier Commit that failed midway may have appended some) and
+// makes it durable, once the seal has fenced every other session. It
+// returns the file's identity, for recognising a rename that acted.
+func (w *writer) appendSegments(ctx context.Context, staged string, segs []segment) (fs.FileInfo, error) {
+	if len(segs) <= 1 {
+		return w.slot.dir.Lstat(staged)
 	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
+	f, err := w.slot.dir.OpenFile(segs[0].Name, os.O_WRONLY, 0)
 	if err != nil {
-		w.slot.dir.Remove(name)
-		return "", false, err
+		return nil, err
 	}
-	return name, true, nil
+	defer f.Close()
+	if err := f.Truncate(segs[0].Size); err != nil {
+		return nil, err
+	}
+	if _, err := f.Seek(segs[0].Size, io.SeekStart); err != nil {
+		return nil, err
+	}
+	if err := w.concat(ctx, f, segs[1:]); err != nil {
+		return nil, err
+	}
+	if err := f.Sync(); err != nil {
+		return nil, err
+	}
+	return f.Stat()
 }
 
 // sealSource names a file of the slot to link as the seal, so that sealing
@@ -292,6 +312,7 @@ func (w *writer) sealSource() string {
 	return ""
 }
 
+// concat copies segs, each its recorded size, to dst at its offset.
 func (w *writer) concat(ctx context.Context, dst *os.File, segs []segment) error {
 	for _, seg := range segs {
 		if err := ctx.Err(); err != nil {
