@@ -20,6 +20,7 @@ type runFlags struct {
 	url, mode, sizes, layers, chunks, startAt string
 	jsonOut, csvOut, htmlOut                  string
 	replicas, concurrency, images, pulls      int
+	rounds                                    int
 	duration, warmup, sweep, sweepGrace       time.Duration
 	purgeAge                                  time.Duration
 	rate, ranged, sameDigest                  float64
@@ -30,7 +31,8 @@ type runFlags struct {
 
 func (f *runFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.url, "url", "", "driver URL of the shared backend (default: nasfs in a new temporary directory)")
-	fs.StringVar(&f.mode, "mode", "driver", "driver, raw (the same traffic through the OS or SDK directly; nasfs only so far), or both (driver then raw, compared)")
+	fs.StringVar(&f.mode, "mode", "driver", "driver, raw (the same traffic through the OS or SDK directly; nasfs only so far), or both (alternating rounds of each, compared)")
+	fs.IntVar(&f.rounds, "rounds", 4, "with -mode both: rounds of each mode, alternating, that share -duration or -images")
 	fs.IntVar(&f.replicas, "replicas", 3, "replica processes, each with its own driver instance")
 	fs.IntVar(&f.concurrency, "concurrency", 2, "image pushes in flight per replica")
 	fs.DurationVar(&f.duration, "duration", 5*time.Second, "measured time, after the warm-up (0: -images decides)")
@@ -141,44 +143,119 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if fs.NArg() > 0 {
 		return usageError{fmt.Errorf("unexpected arguments %q", fs.Args())}
 	}
-	return withDefaultBackend(&f, stderr, func() error {
-		modes := []string{f.mode}
-		if f.mode == "both" {
-			modes = []string{"driver", "raw"}
+	if f.mode == "both" {
+		if f.rounds < 1 {
+			return usageError{fmt.Errorf("-rounds %d: want at least 1", f.rounds)}
 		}
-		var results []*bench.Result
-		for _, mode := range modes {
-			f.mode = mode
-			cfg, err := f.config(stderr)
+		return withDefaultBackend(&f, stderr, func() error { return runBoth(ctx, f, stdout, stderr) })
+	}
+	return withDefaultBackend(&f, stderr, func() error {
+		cfg, err := f.config(stderr)
+		if err != nil {
+			return usageError{err}
+		}
+		res, err := runOne(ctx, cfg, stdout)
+		if res != nil {
+			if werr := writeAll(res, f, false); werr != nil && err == nil {
+				err = werr
+			}
+		}
+		if err != nil {
+			return err
+		}
+		return checkIntegrity(res)
+	})
+}
+
+// runBoth measures driver and raw mode in alternating rounds (driver then
+// raw, then raw then driver, ...), so that a shared machine's drift falls
+// on both alike instead of on whichever ran second. Both modes of a round
+// push the same images (one seed per round); -duration and -images are
+// shared out over the rounds. Each mode's rounds are joined
+// (bench.Concat), printed, written and compared.
+func runBoth(ctx context.Context, f runFlags, stdout, stderr io.Writer) error {
+	rounds := f.rounds
+	per := f
+	if f.images > 0 {
+		per.images = (f.images + rounds - 1) / rounds
+	} else {
+		per.duration = f.duration / time.Duration(rounds)
+	}
+	if f.runID == "" {
+		var b [4]byte
+		rand.Read(b[:])
+		f.runID = hex.EncodeToString(b[:])
+	}
+	// Bad input fails before any load, in either mode.
+	for _, mode := range []string{"driver", "raw"} {
+		per.mode = mode
+		cfg, err := per.config(stderr)
+		if err == nil {
+			_, err = cfg.Validate(ctx)
+		}
+		if err != nil {
+			return usageError{err}
+		}
+	}
+	byMode := map[string][]*bench.Result{}
+	for i := range rounds {
+		order := []string{"driver", "raw"}
+		if i%2 == 1 {
+			order = []string{"raw", "driver"}
+		}
+		for _, mode := range order {
+			per.mode, per.seed = mode, f.seed+uint64(i)
+			per.runID = fmt.Sprintf("%s-%s-%d", f.runID, mode, i+1)
+			cfg, err := per.config(stderr)
 			if err != nil {
 				return usageError{err}
 			}
-			if len(modes) > 1 {
-				cfg.RunID += "-" + mode
+			if _, err := cfg.Validate(ctx); err != nil {
+				return usageError{err}
 			}
-			res, err := runOne(ctx, cfg, stdout)
+			if rounds > 1 {
+				fmt.Fprintf(stderr, "round %d of %d: %s mode\n", i+1, rounds, mode)
+			}
+			res, err := bench.Run(ctx, cfg)
 			if res != nil {
-				results = append(results, res)
-				if werr := writeAll(res, f, len(modes) > 1); werr != nil && err == nil {
-					err = werr
-				}
+				byMode[mode] = append(byMode[mode], res)
 			}
 			if err != nil {
-				return err
+				return err // interrupted or failed: what ran is not comparable
 			}
 		}
-		if len(results) == 2 {
-			fmt.Fprintln(stdout)
-			bench.Compare(stdout, results[1], results[0])
+	}
+	var joined []*bench.Result
+	for _, mode := range []string{"driver", "raw"} {
+		res, err := bench.Concat(byMode[mode]...)
+		if err != nil {
+			return err
 		}
-		for _, r := range results {
-			if r.Integrity.Bad() {
-				return integrityError{fmt.Errorf("run %s found %d corrupt, %d lost and %d leaked objects",
-					r.RunID, r.Integrity.Corrupt, r.Integrity.Lost, r.Integrity.Leaked)}
-			}
+		res.RunID = f.runID + "-" + mode
+		fmt.Fprintln(stdout)
+		res.PrintTable(stdout)
+		if err := writeAll(res, f, true); err != nil {
+			return err
 		}
-		return nil
-	})
+		joined = append(joined, res)
+	}
+	fmt.Fprintln(stdout)
+	bench.Compare(stdout, joined[1], joined[0])
+	for _, r := range joined {
+		if err := checkIntegrity(r); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// checkIntegrity turns corruption, loss or a leak into the exit status.
+func checkIntegrity(r *bench.Result) error {
+	if r.Integrity.Bad() {
+		return integrityError{fmt.Errorf("run %s found %d corrupt, %d lost and %d leaked objects",
+			r.RunID, r.Integrity.Corrupt, r.Integrity.Lost, r.Integrity.Leaked)}
+	}
+	return nil
 }
 
 // runOne validates (bad input is a usage error, before any load), runs,

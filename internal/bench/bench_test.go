@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"strings"
 	"testing"
@@ -121,6 +122,37 @@ func TestMergeAddsHostsExactly(t *testing.T) {
 	other.RunID = "y"
 	_, err = Merge(parts[0], &other)
 	assert.ErrorContains(t, err, "different runs")
+}
+
+// Rounds of one mode measured one after another add up: counts, elapsed
+// time, and timelines laid end to end; the host is named once.
+func TestConcatJoinsRounds(t *testing.T) {
+	var rounds []*Result
+	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	for i := range 3 {
+		began := start.Add(time.Duration(i) * time.Minute) // other mode's rounds in between
+		r := NewRecorder(began)
+		for range 4 {
+			r.Observe("push", began, time.Duration(i+1)*time.Millisecond, 100, 0, nil)
+		}
+		res := &Result{RunID: fmt.Sprintf("x-driver-%d", i+1), Hosts: []string{"h"}, Mode: "driver", Driver: "nasfs"}
+		r.Result(res, began.Add(2*time.Second))
+		rounds = append(rounds, res)
+	}
+	j, err := Concat(rounds...)
+	require.NoError(t, err)
+	assert.Equal(t, 6.0, j.Elapsed, "three rounds of 2 s")
+	assert.EqualValues(t, 12, j.Ops["push"].Count)
+	assert.EqualValues(t, 1200, j.Ops["push"].Bytes)
+	assert.Equal(t, []string{"h"}, j.Hosts)
+	var ts []int
+	for _, s := range j.Timeline {
+		ts = append(ts, s.T)
+	}
+	assert.Equal(t, []int{0, 2, 4}, ts, "each round's second follows the last round's")
+
+	_, err = Concat(rounds[0], &Result{Version: ResultVersion, RunID: "y", Mode: "raw", Driver: "rawfs"})
+	assert.ErrorContains(t, err, "different modes")
 }
 
 func TestReportsRender(t *testing.T) {

@@ -344,3 +344,30 @@ func Merge(rs ...*Result) (*Result, error) {
 	out.Elapsed = end.Sub(out.Started).Seconds()
 	return out, nil
 }
+
+// Concat joins the results of rounds of one mode measured one after
+// another on one host (bench run -mode both alternates driver and raw
+// rounds): counts and histograms add up, the elapsed times add up, and the
+// timelines follow each other. The first round's RunID names the whole.
+func Concat(rs ...*Result) (*Result, error) {
+	if len(rs) == 0 {
+		return nil, fmt.Errorf("nothing to join")
+	}
+	start := rs[0].Started
+	var elapsed time.Duration
+	laid := make([]*Result, len(rs))
+	for i, r := range rs {
+		c := *r
+		c.RunID = rs[0].RunID
+		c.Started = start.Add(elapsed) // as if each round began when the last ended
+		elapsed += time.Duration(r.Elapsed * float64(time.Second))
+		laid[i] = &c
+	}
+	out, err := Merge(laid...)
+	if err != nil {
+		return nil, err
+	}
+	slices.Sort(out.Hosts)
+	out.Hosts = slices.Compact(out.Hosts)
+	return out, nil
+}
