@@ -28,10 +28,15 @@ import (
 // process that created the directory, with nothing durable yet: the
 // directory is the first record, which saves an inode on every upload.
 //
-// Every writer session writes only its own segment, so bytes of two writers
-// can never interleave; a segment becomes part of the upload only when its
-// writer publishes a record naming it (Close), and is never written again
-// after that.
+// A writer session writes a segment of its own, or, when the head is a
+// record its owner published at Close (no one writes now), it extends the
+// last segment in place, which saves copying it at Commit. A segment
+// becomes part of the upload only when its writer publishes a record naming
+// it, or its new size (Close). A session that opens on a head that is not
+// a Close record may be fencing a live writer, which may be extending the
+// last segment: it marks that segment shared, never to be extended or
+// committed in place again, and writes its own. So bytes of two writers
+// can never interleave, and what a record names is never written again.
 //
 // Commit and Cancel end the chain by linking an existing file of the slot
 // to the name sealed.<n>, n the number of the head they own (again a
@@ -50,6 +55,9 @@ func sealName(n uint64) string { return fmt.Sprintf("sealed.%016x", n) }
 type segment struct {
 	Name string `json:"name"`
 	Size int64  `json:"size"`
+	// Shared: a session that was fenced may still write to the file past
+	// Size, so it is never extended again, nor committed in place.
+	Shared bool `json:"shared,omitempty"`
 }
 
 // record is one state of an upload in progress.
@@ -58,6 +66,9 @@ type record struct {
 	Writer   string    `json:"writer"` // the writer session that owns it
 	Nonce    string    `json:"nonce"`  // tells two records of one number apart
 	Segments []segment `json:"segments"`
+	// Closed: published by the owner's Close, which had closed its file:
+	// no session writes to the upload now.
+	Closed bool `json:"closed,omitempty"`
 }
 
 func (r *record) size() int64 {

@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path"
+	"slices"
 
 	"github.com/berthio/berth/driver"
 )
@@ -48,10 +49,18 @@ func (b *backend) Writer(_ context.Context, p string, append bool) (driver.FileW
 			continue
 		}
 		next := &record{Upload: randomID(), Writer: w.id}
+		inPlace := false
 		if append {
-			next.Segments = h.rec.Segments
+			next.Segments = slices.Clone(h.rec.Segments)
 			if h.rec.Upload != "" {
 				next.Upload = h.rec.Upload
+			}
+			if last := len(next.Segments) - 1; last >= 0 {
+				if h.rec.Closed {
+					inPlace = !next.Segments[last].Shared
+				} else {
+					next.Segments[last].Shared = true // its writer may be alive
+				}
 			}
 		}
 		h, err = s.publish(h, next, false)
@@ -63,7 +72,7 @@ func (b *backend) Writer(_ context.Context, p string, append bool) (driver.FileW
 			s.close()
 			return nil, err
 		}
-		w.head, w.base = h, next.size()
+		w.head, w.base, w.inPlace = h, next.size(), inPlace
 		return w, nil
 	}
 	return nil, driver.Errorf(driver.ErrConflict, "too many writers racing for the upload")
@@ -79,6 +88,7 @@ type writer struct {
 	head head  // the record this session published last
 	base int64 // durable bytes when the session began
 
+	inPlace bool // the session extends the last segment, not a new one
 	f       *os.File
 	buf     *bufio.Writer
 	written int64
@@ -90,7 +100,38 @@ type writer struct {
 // copies request bodies in 32 KiB pieces).
 const directWrite = 256 << 10
 
-func (w *writer) segName() string { return "seg." + w.id }
+// target is the file this session's bytes go to: its own segment, or the
+// last one, extended in place.
+func (w *writer) target() string {
+	if w.inPlace {
+		segs := w.head.rec.Segments
+		return segs[len(segs)-1].Name
+	}
+	return "seg." + w.id
+}
+
+// open opens the session's file: its own segment, new, or the last one,
+// cut to its recorded size (a session that died after writing past it may
+// have left bytes there) and positioned at its end.
+func (w *writer) open() (*os.File, error) {
+	if !w.inPlace {
+		return w.slot.dir.OpenFile(w.target(), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	}
+	segs := w.head.rec.Segments
+	size := segs[len(segs)-1].Size
+	f, err := w.slot.dir.OpenFile(w.target(), os.O_WRONLY, 0)
+	if err != nil {
+		return nil, err
+	}
+	if err = f.Truncate(size); err == nil {
+		_, err = f.Seek(size, io.SeekStart)
+	}
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	return f, nil
+}
 
 func (w *writer) Write(p []byte) (int, error) {
 	if w.err != nil {
@@ -100,7 +141,7 @@ func (w *writer) Write(p []byte) (int, error) {
 		return 0, nil
 	}
 	if w.f == nil {
-		f, err := w.slot.dir.OpenFile(w.segName(), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+		f, err := w.open()
 		if err != nil {
 			if errors.Is(err, fs.ErrNotExist) {
 				err = conflict(errGone)
@@ -152,12 +193,16 @@ func (w *writer) flush() error {
 	return err
 }
 
-// segments is the upload's content: the durable segments plus this
-// session's own.
+// segments is the upload's content: the durable segments plus what this
+// session wrote, in its own segment or extending the last.
 func (w *writer) segments() []segment {
-	segs := append([]segment(nil), w.head.rec.Segments...)
-	if w.written > 0 {
-		segs = append(segs, segment{Name: w.segName(), Size: w.written})
+	segs := slices.Clone(w.head.rec.Segments)
+	switch {
+	case w.written == 0:
+	case w.inPlace:
+		segs[len(segs)-1].Size += w.written
+	default:
+		segs = append(segs, segment{Name: w.target(), Size: w.written})
 	}
 	return segs
 }
@@ -173,7 +218,7 @@ func (w *writer) Close() error {
 	if w.written == 0 {
 		return nil // nothing new to make durable
 	}
-	next := &record{Upload: w.head.rec.Upload, Writer: w.id, Segments: w.segments()}
+	next := &record{Upload: w.head.rec.Upload, Writer: w.id, Segments: w.segments(), Closed: true}
 	h, err := w.slot.publish(w.head, next, true)
 	if err != nil {
 		return conflict(err)
@@ -186,7 +231,9 @@ func (w *writer) Close() error {
 // the path. The file is the first segment, which no one writes any more:
 // Commit seals the slot with a link to it (which fences every other
 // session), then appends the later segments to it, so that only they are
-// copied; an upload with no bytes gets a new empty file. Then it renames
+// copied. An upload with no bytes, or whose first segment is shared (a
+// fenced session may still write to it), gets a new file that copies all
+// segments (their recorded sizes) before the seal. Then it renames
 // the file over the path, makes the rename durable and moves the slot to
 // the trash. A failure before the rename acted withdraws the seal, so that
 // the upload stays as it was before Commit: resumable at its durable size.
@@ -205,13 +252,17 @@ func (w *writer) Commit(ctx context.Context) error {
 		return driver.Errorf(driver.ErrConflict, "%s is a directory", w.path)
 	}
 	segs := w.segments()
-	staged, own := "", false
-	if len(segs) > 0 {
+	// own: a new file of this Commit's, when there is no first segment to
+	// extend in place (no bytes, or a fenced session may write to it).
+	own := len(segs) == 0 || segs[0].Shared
+	staged := ""
+	if own {
+		if staged, err = w.copyFile(ctx, segs); err != nil {
+			return err
+		}
+	} else {
 		staged = segs[0].Name
-	} else if staged, err = w.emptyFile(); err != nil {
-		return err
 	}
-	own = len(segs) == 0
 	if err := w.slot.seal(w.head, staged); err != nil {
 		if own {
 			w.slot.dir.Remove(staged)
@@ -219,7 +270,12 @@ func (w *writer) Commit(ctx context.Context) error {
 		return conflict(err)
 	}
 	defer w.slot.close()
-	stagedInfo, err := w.appendSegments(ctx, staged, segs)
+	var stagedInfo fs.FileInfo
+	if own {
+		stagedInfo, err = w.slot.dir.Lstat(staged)
+	} else {
+		stagedInfo, err = w.appendSegments(ctx, staged, segs)
+	}
 	if err != nil {
 		return w.withdraw(err, staged, own)
 	}
@@ -259,8 +315,9 @@ func (w *writer) withdraw(err error, staged string, own bool) error {
 	return err
 }
 
-// emptyFile creates the file an upload with no bytes commits.
-func (w *writer) emptyFile() (string, error) {
+// copyFile writes segs (none: no bytes) to a new file of the slot, made
+// durable, and returns its name.
+func (w *writer) copyFile(ctx context.Context, segs []segment) (string, error) {
 	name := "t." + randomID()
 	f, err := w.slot.dir.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
 	if errors.Is(err, fs.ErrNotExist) {
@@ -269,7 +326,18 @@ func (w *writer) emptyFile() (string, error) {
 	if err != nil {
 		return "", err
 	}
-	return name, f.Close()
+	err = w.concat(ctx, f, segs)
+	if err == nil && len(segs) > 0 {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		w.slot.dir.Remove(name)
+		return "", err
+	}
+	return name, nil
 }
 
 // appendSegments appends segs[1:] to staged, segs[0] (cut to its recorded size
@@ -305,7 +373,7 @@ func (w *writer) appendSegments(ctx context.Context, staged string, segs []segme
 func (w *writer) sealSource() string {
 	switch {
 	case w.written > 0:
-		return w.segName()
+		return w.target()
 	case w.head.n > 0:
 		return versionName(w.head.n)
 	}
