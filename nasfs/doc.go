@@ -29,10 +29,14 @@
 // (.berth/uploads/<path>~u), never in a process. A slot holds a chain of
 // immutable records published by link(2), which fails with EEXIST when the
 // name exists, on local filesystems and NFS alike: publishing is a
-// compare-and-swap, with no lock and no reliance on flock. Each writer
-// session writes its own segment file, so bytes of two writers cannot
-// interleave; Close publishes a record naming the segment and its size,
-// after which any process's Writer(append) continues from exactly there.
+// compare-and-swap, with no lock and no reliance on flock. A writer session
+// writes a segment file of its own or, resuming an upload whose last
+// record its owner published at Close (no one writes now), extends the
+// last segment in place; a session that fences a live writer marks the
+// segment that writer may extend as shared and writes its own, so bytes of
+// two writers cannot interleave. Close publishes a record naming the
+// segments and their sizes, after which any process's Writer(append)
+// continues from exactly there.
 // Opening a writer publishes a record naming the new session as owner,
 // which fences every earlier session: its next Close, Commit or Cancel
 // fails with ErrConflict. Commit and Cancel seal the chain by linking a
