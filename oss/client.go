@@ -2,8 +2,6 @@ package oss
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"net"
@@ -15,6 +13,9 @@ import (
 	alioss "github.com/aliyun/aliyun-oss-go-sdk/oss"
 
 	"github.com/berthio/berth/driver"
+	"github.com/berthio/berth/internal/multipart"
+	"github.com/berthio/berth/internal/objkey"
+	"github.com/berthio/berth/internal/tlsconf"
 )
 
 // probeTimeout bounds New's check of the bucket.
@@ -50,6 +51,10 @@ func newWithEnv(ctx context.Context, cfg Config, lookup func(string) (string, bo
 		return nil, configError("Bucket %q: %v", cfg.Bucket, err)
 	}
 	b := &backend{cfg: cfg, client: c, bucket: bk, prefix: cfg.prefix()}
+	b.uploads = &multipart.Bucket{
+		Store: store{b}, Keys: objkey.Layout(b.prefix), MaxParts: MaxParts,
+		Concurrency: cfg.Concurrency, PartSize: b.partSizeFor,
+	}
 	if err := b.probe(ctx); err != nil {
 		return nil, err
 	}
@@ -86,20 +91,9 @@ func newClient(cfg Config) (*alioss.Client, error) {
 // on connecting and on headers, none on a whole body (a layer may take
 // long).
 func newHTTPClient(cfg Config) (*http.Client, error) {
-	tlsCfg := &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: cfg.InsecureSkipVerify}
-	if cfg.CACertFile != "" {
-		pem, err := os.ReadFile(cfg.CACertFile)
-		if err != nil {
-			return nil, configError("CACertFile: %w", err)
-		}
-		roots, err := x509.SystemCertPool()
-		if err != nil {
-			roots = x509.NewCertPool()
-		}
-		if !roots.AppendCertsFromPEM(pem) {
-			return nil, configError("CACertFile %q holds no PEM certificate", cfg.CACertFile)
-		}
-		tlsCfg.RootCAs = roots
+	tlsCfg, err := tlsconf.Config(Name, cfg.CACertFile, cfg.InsecureSkipVerify)
+	if err != nil {
+		return nil, err
 	}
 	tr := &http.Transport{
 		Proxy:                 http.ProxyFromEnvironment,
@@ -133,7 +127,7 @@ func (b *backend) probe(ctx context.Context) error {
 	switch {
 	case status == 0 && errors.Is(err, context.DeadlineExceeded):
 		return configError("cannot reach %s: no answer within %s", where, probeTimeout)
-	case status == 0 && isTLSVerifyError(err):
+	case status == 0 && tlsconf.IsVerifyError(err):
 		return configError("cannot reach %s: its TLS certificate is not trusted (set CACertFile to its CA): %v", where, redactURL(err))
 	case status == 0 && errors.As(err, &ne):
 		return configError("cannot reach %s: %v", where, redactURL(err))
@@ -164,17 +158,6 @@ func redactURL(err error) error {
 	return err
 }
 
-// isTLSVerifyError reports a failed certificate verification.
-func isTLSVerifyError(err error) bool {
-	var (
-		cv *tls.CertificateVerificationError
-		ua x509.UnknownAuthorityError
-		hn x509.HostnameError
-		ci x509.CertificateInvalidError
-	)
-	return errors.As(err, &cv) || errors.As(err, &ua) || errors.As(err, &hn) || errors.As(err, &ci)
-}
-
 // As is the escape hatch behind Store.As: target may be a **oss.Client or
 // a **oss.Bucket (of aliyun-oss-go-sdk).
 func (b *backend) As(target any) bool {
@@ -191,21 +174,4 @@ func (b *backend) As(target any) bool {
 
 // Factory opens oss://bucket/root/dir?region=...&endpoint=... and
 // distribution's oss parameter map. See the package doc for every key.
-var Factory = driver.Factory{
-	Name:    Name,
-	Summary: "Aliyun OSS (and OSS-protocol servers such as cmd/ossserver)",
-	OpenURL: func(ctx context.Context, u *url.URL) (*driver.Store, error) {
-		cfg, err := configFromURL(u)
-		if err != nil {
-			return nil, err
-		}
-		return New(ctx, cfg)
-	},
-	FromParameters: func(ctx context.Context, params map[string]any) (*driver.Store, error) {
-		cfg, err := configFromParameters(params)
-		if err != nil {
-			return nil, err
-		}
-		return New(ctx, cfg)
-	},
-}
+var Factory = driver.ConfigFactory(Name, "Aliyun OSS (and OSS-protocol servers such as cmd/ossserver)", New, configFromURL, configFromParameters)

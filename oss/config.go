@@ -300,27 +300,11 @@ func notPrintable(r rune) bool { return r <= ' ' || r == 0x7f }
 // environment is the better place.
 func configFromURL(u *url.URL) (Config, error) {
 	var cfg Config
-	switch {
-	case u.User != nil:
-		return cfg, configError("oss URLs take no user@ or user:password@; use access_key_id and access_key_secret, or the OSS_* environment")
-	case u.Opaque != "" || u.Host == "":
-		return cfg, configError("want oss://bucket[/root/directory][?key=value...]")
-	case u.Fragment != "":
-		return cfg, configError("oss URLs take no #fragment")
-	}
-	q, err := url.ParseQuery(u.RawQuery)
-	if err != nil { // its text may quote part of a credential
-		return cfg, configError("the URL's query is malformed")
-	}
-	m := make(map[string]any, len(q))
-	for k, vs := range q {
-		if len(vs) != 1 {
-			return cfg, configError("query parameter %q given %d times", k, len(vs))
-		}
-		m[k] = vs[0]
+	p, err := driver.URLParams(Name, u, "oss://bucket[/root/directory][?key=value...]", "access_key_id and access_key_secret, or the OSS_* environment")
+	if err != nil {
+		return cfg, err
 	}
 	cfg.Bucket, cfg.RootDirectory = u.Host, u.Path
-	p := driver.NewParams(Name, m)
 	p.String("region", &cfg.Region)
 	p.String("endpoint", &cfg.Endpoint)
 	p.Bool("internal", &cfg.Internal)

@@ -7,6 +7,7 @@ import (
 	alioss "github.com/aliyun/aliyun-oss-go-sdk/oss"
 
 	"github.com/berthio/berth/driver"
+	"github.com/berthio/berth/internal/httpkind"
 )
 
 var _ driver.Classifier = (*backend)(nil)
@@ -14,51 +15,35 @@ var _ driver.Classifier = (*backend)(nil)
 // ClassifyError lets the Store give SDK errors their kind.
 func (b *backend) ClassifyError(err error) error { return classify(err) }
 
-// classify returns the kind of an SDK error, or nil. The OSS error code
-// decides first, then the HTTP status alone: a HEAD answer has no body,
-// hence no code.
+// classify returns the kind of an SDK error, or nil (httpkind: the OSS
+// error code decides first, then the status).
 func classify(err error) error {
 	if err == nil {
 		return nil
 	}
-	switch errorCode(err) {
-	case "NoSuchKey", "NoSuchUpload":
-		return driver.ErrNotFound
-	case "NoSuchBucket":
+	return kinds.Kind(errorCode(err), httpStatus(err))
+}
+
+var kinds = httpkind.Table{
+	Codes: map[string]error{
+		"NoSuchKey": driver.ErrNotFound, "NoSuchUpload": driver.ErrNotFound,
 		// Not ErrNotFound: New checked that the bucket existed, so it was
 		// deleted or the configuration points elsewhere. Reported as "not
 		// found", a registry would answer 404 for every blob instead of
 		// failing loudly for an operator to fix.
-		return driver.ErrInvalidConfig
-	case "AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "RequestTimeTooSkewed",
-		"InvalidSecurityToken", "SecurityTokenExpired", "AccountProblem", "UserDisable":
-		return driver.ErrPermission
-	case "FileAlreadyExists", "PositionNotEqualToLength", "PreconditionFailed", "ObjectNotAppendable":
-		return driver.ErrConflict
-	case "InvalidRange":
-		return driver.ErrInvalidOffset
-	case "EntityTooLarge", "FileTooLarge":
-		return driver.ErrTooLarge
-	case "InvalidObjectName", "KeyTooLong":
-		return driver.ErrInvalidPath
-	case "NotImplemented":
-		return driver.ErrUnsupported
-	}
-	switch httpStatus(err) {
-	case http.StatusNotFound:
-		return driver.ErrNotFound
-	case http.StatusForbidden:
-		return driver.ErrPermission
-	case http.StatusConflict, http.StatusPreconditionFailed:
-		return driver.ErrConflict
-	case http.StatusRequestedRangeNotSatisfiable:
-		return driver.ErrInvalidOffset
-	case http.StatusRequestEntityTooLarge:
-		return driver.ErrTooLarge
-	case http.StatusNotImplemented:
-		return driver.ErrUnsupported
-	}
-	return nil
+		"NoSuchBucket": driver.ErrInvalidConfig,
+		"AccessDenied": driver.ErrPermission, "InvalidAccessKeyId": driver.ErrPermission,
+		"SignatureDoesNotMatch": driver.ErrPermission, "RequestTimeTooSkewed": driver.ErrPermission,
+		"InvalidSecurityToken": driver.ErrPermission, "SecurityTokenExpired": driver.ErrPermission,
+		"AccountProblem": driver.ErrPermission, "UserDisable": driver.ErrPermission,
+		"FileAlreadyExists": driver.ErrConflict, "PositionNotEqualToLength": driver.ErrConflict,
+		"PreconditionFailed": driver.ErrConflict, "ObjectNotAppendable": driver.ErrConflict,
+		"InvalidRange":   driver.ErrInvalidOffset,
+		"EntityTooLarge": driver.ErrTooLarge, "FileTooLarge": driver.ErrTooLarge,
+		"InvalidObjectName": driver.ErrInvalidPath, "KeyTooLong": driver.ErrInvalidPath,
+		"NotImplemented": driver.ErrUnsupported,
+	},
+	Statuses: httpkind.Statuses(map[int]error{http.StatusConflict: driver.ErrConflict}),
 }
 
 // isNotFound reports a missing key or upload; a missing bucket is not one.

@@ -14,6 +14,8 @@ import (
 	alioss "github.com/aliyun/aliyun-oss-go-sdk/oss"
 
 	"github.com/berthio/berth/driver"
+	"github.com/berthio/berth/internal/multipart"
+	"github.com/berthio/berth/internal/objkey"
 )
 
 // Name is the registered driver name and URL scheme.
@@ -29,6 +31,9 @@ type backend struct {
 	client *alioss.Client
 	bucket *alioss.Bucket
 	prefix string // RootDirectory without leading or trailing '/'; "" for the bucket root
+
+	// uploads runs the upload protocol, Delete and Move (upload.go).
+	uploads *multipart.Bucket
 }
 
 var _ driver.Backend = (*backend)(nil)
@@ -50,33 +55,11 @@ func (b *backend) Capabilities() driver.Capabilities {
 	}
 }
 
-// key maps a driver path to an object key: the root directory, then the
-// path without its leading '/', as distribution's oss driver lays keys out.
-func (b *backend) key(p string) string {
-	if b.prefix == "" {
-		return strings.TrimPrefix(p, "/")
-	}
-	if p == "/" {
-		return b.prefix
-	}
-	return b.prefix + p
-}
-
-// dirKey is the key prefix of everything below directory p.
-func (b *backend) dirKey(p string) string {
-	if p == "/" {
-		if b.prefix == "" {
-			return ""
-		}
-		return b.prefix + "/"
-	}
-	return b.key(p) + "/"
-}
-
-// path maps an object key back to a driver path.
-func (b *backend) path(key string) string {
-	return "/" + strings.TrimPrefix(strings.TrimPrefix(key, b.prefix), "/")
-}
+// key, dirKey and path map driver paths to keys and back, as
+// distribution's oss driver lays keys out (objkey.Layout).
+func (b *backend) key(p string) string    { return objkey.Layout(b.prefix).Key(p) }
+func (b *backend) dirKey(p string) string { return objkey.Layout(b.prefix).Dir(p) }
+func (b *backend) path(key string) string { return objkey.Layout(b.prefix).Path(key) }
 
 // opts is the context option every call takes, plus extra.
 func opts(ctx context.Context, extra ...alioss.Option) []alioss.Option {

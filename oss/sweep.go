@@ -5,9 +5,8 @@ import (
 	"strings"
 	"time"
 
-	alioss "github.com/aliyun/aliyun-oss-go-sdk/oss"
-
 	"github.com/berthio/berth/driver"
+	"github.com/berthio/berth/internal/multipart"
 )
 
 var _ driver.Sweeper = (*backend)(nil)
@@ -21,34 +20,23 @@ var _ driver.Sweeper = (*backend)(nil)
 // upload no record names, and a live claim.
 func (b *backend) Sweep(ctx context.Context, olderThan time.Duration) error {
 	cutoff := time.Now().Add(-olderThan)
-	var stale []string
-	err := b.eachPage(ctx, b.key(driver.InternalPrefix+"/moves")+"/", "", func(page alioss.ListObjectsResultV2) error {
-		for _, o := range page.Objects {
-			if o.LastModified.Before(cutoff) {
-				stale = append(stale, o.Key)
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		return err
-	}
-	if err := b.deleteKeys(ctx, stale); err != nil {
+	if err := b.uploads.SweepClaims(ctx, cutoff); err != nil {
 		return err
 	}
 	internal := b.key(driver.InternalPrefix) + "/"
-	return b.eachUpload(ctx, b.dirKey("/"), func(u alioss.UncompletedUpload) error {
+	return store{b}.ListMultipart(ctx, b.dirKey("/"), func(u multipart.Upload) error {
 		if strings.HasPrefix(u.Key, internal) || !u.Initiated.Before(cutoff) {
 			return nil
 		}
-		h, err := b.slot(b.path(u.Key)).latest(ctx)
-		if err != nil {
-			return err
+		live, err := b.uploads.Recorded(ctx, b.path(u.Key), u.ID)
+		if err != nil || live {
+			return err // nil for the live upload's own
 		}
-		if h.n > 0 && !h.sealed && h.rec.UploadID == u.UploadID {
-			return nil // the live upload's own
-		}
-		b.abort(ctx, u.Key, u.UploadID)
+		b.abort(ctx, u.Key, u.ID)
 		return nil
 	})
+}
+
+func (b *backend) abort(ctx context.Context, key, uploadID string) {
+	store{b}.Abort(ctx, key, uploadID)
 }

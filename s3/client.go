@@ -3,12 +3,10 @@ package s3
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
-	"os"
 	"strings"
 	"time"
 
@@ -20,6 +18,9 @@ import (
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 
 	"github.com/berthio/berth/driver"
+	"github.com/berthio/berth/internal/multipart"
+	"github.com/berthio/berth/internal/objkey"
+	"github.com/berthio/berth/internal/tlsconf"
 )
 
 // probeTimeout bounds New's check of the bucket.
@@ -48,13 +49,18 @@ func New(ctx context.Context, cfg Config) (*driver.Store, error) {
 	if err := probe(ctx, c, cfg); err != nil {
 		return nil, err
 	}
-	return driver.NewStore(&backend{
+	b := &backend{
 		cfg:     cfg,
 		client:  c,
 		presign: s3.NewPresignClient(c),
 		bucket:  cfg.Bucket,
 		prefix:  cfg.prefix(),
-	}), nil
+	}
+	b.uploads = &multipart.Bucket{
+		Store: store{b}, Keys: objkey.Layout(b.prefix), MaxParts: MaxParts,
+		Concurrency: cfg.Concurrency, PartSize: b.partSizeFor, Buffers: &b.parts,
+	}
+	return driver.NewStore(b), nil
 }
 
 // newClient builds the SDK client for a validated cfg. Static keys use
@@ -103,18 +109,9 @@ func newClient(ctx context.Context, cfg Config) (*s3.Client, error) {
 // verification on, against the system roots plus CACertFile, unless
 // InsecureSkipVerify.
 func newHTTPClient(cfg Config) (*awshttp.BuildableClient, error) {
-	var roots *x509.CertPool
-	if cfg.CACertFile != "" {
-		pem, err := os.ReadFile(cfg.CACertFile)
-		if err != nil {
-			return nil, configError("CACertFile: %w", err)
-		}
-		if roots, err = x509.SystemCertPool(); err != nil {
-			roots = x509.NewCertPool()
-		}
-		if !roots.AppendCertsFromPEM(pem) {
-			return nil, configError("CACertFile %q holds no PEM certificate", cfg.CACertFile)
-		}
+	roots, err := tlsconf.RootCAs(Name, cfg.CACertFile)
+	if err != nil {
+		return nil, err
 	}
 	return awshttp.NewBuildableClient().WithTransportOptions(func(tr *http.Transport) {
 		tr.MaxIdleConnsPerHost = maxIdleConnsPerHost
@@ -157,7 +154,7 @@ func probe(ctx context.Context, c *s3.Client, cfg Config) error {
 	switch {
 	case status == 0 && errors.Is(err, context.DeadlineExceeded):
 		return configError("cannot reach %s: no answer within %s", where, probeTimeout)
-	case status == 0 && isTLSVerifyError(err):
+	case status == 0 && tlsconf.IsVerifyError(err):
 		return configError("cannot reach %s: its TLS certificate is not trusted (set CACertFile to its CA): %w", where, err)
 	case status == 0 && errors.As(err, &sendErr):
 		return configError("cannot reach %s: %w", where, err)
@@ -175,17 +172,6 @@ func probe(ctx context.Context, c *s3.Client, cfg Config) error {
 		}
 	}
 	return configError("checking bucket %q at %s: %w", cfg.Bucket, where, err)
-}
-
-// isTLSVerifyError reports a failed certificate verification.
-func isTLSVerifyError(err error) bool {
-	var (
-		cv *tls.CertificateVerificationError
-		ua x509.UnknownAuthorityError
-		hn x509.HostnameError
-		ci x509.CertificateInvalidError
-	)
-	return errors.As(err, &cv) || errors.As(err, &ua) || errors.As(err, &hn) || errors.As(err, &ci)
 }
 
 // bucketRegion is the region AWS names in a wrong-region answer.
@@ -213,50 +199,17 @@ func (b *backend) As(target any) bool {
 
 // Factory opens s3://bucket/root/dir?endpoint=...&path_style=true... and
 // distribution's s3 parameter map. See the package doc for every key.
-var Factory = driver.Factory{
-	Name:    Name,
-	Summary: "Amazon S3 and S3-compatible servers (MinIO, Ceph RGW)",
-	OpenURL: func(ctx context.Context, u *url.URL) (*driver.Store, error) {
-		cfg, err := configFromURL(u)
-		if err != nil {
-			return nil, err
-		}
-		return New(ctx, cfg)
-	},
-	FromParameters: func(ctx context.Context, params map[string]any) (*driver.Store, error) {
-		cfg, err := configFromParameters(params)
-		if err != nil {
-			return nil, err
-		}
-		return New(ctx, cfg)
-	},
-}
+var Factory = driver.ConfigFactory(Name, "Amazon S3 and S3-compatible servers (MinIO, Ceph RGW)", New, configFromURL, configFromParameters)
 
 // configFromURL decodes the URL form. Credentials in the query are
 // accepted but never echoed; the AWS_* environment is the better place.
 func configFromURL(u *url.URL) (Config, error) {
 	var cfg Config
-	switch {
-	case u.User != nil:
-		return cfg, configError("s3 URLs take no user@ or user:password@; use access_key and secret_key, or the AWS_* environment")
-	case u.Opaque != "" || u.Host == "":
-		return cfg, configError("want s3://bucket[/root/directory][?key=value...]")
-	case u.Fragment != "":
-		return cfg, configError("s3 URLs take no #fragment")
-	}
-	q, err := url.ParseQuery(u.RawQuery)
-	if err != nil { // its text may quote part of a credential
-		return cfg, configError("the URL's query is malformed")
-	}
-	m := make(map[string]any, len(q))
-	for k, vs := range q {
-		if len(vs) != 1 {
-			return cfg, configError("query parameter %q given %d times", k, len(vs))
-		}
-		m[k] = vs[0]
+	p, err := driver.URLParams(Name, u, "s3://bucket[/root/directory][?key=value...]", "access_key and secret_key, or the AWS_* environment")
+	if err != nil {
+		return cfg, err
 	}
 	cfg.Bucket, cfg.RootDirectory = u.Host, u.Path
-	p := driver.NewParams(Name, m)
 	p.String("endpoint", &cfg.Endpoint)
 	p.String("region", &cfg.Region)
 	p.Bool("path_style", &cfg.PathStyle)

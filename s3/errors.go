@@ -8,6 +8,7 @@ import (
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 
 	"github.com/berthio/berth/driver"
+	"github.com/berthio/berth/internal/httpkind"
 )
 
 var _ driver.Classifier = (*backend)(nil)
@@ -15,53 +16,36 @@ var _ driver.Classifier = (*backend)(nil)
 // ClassifyError lets the Store give SDK errors their kind.
 func (b *backend) ClassifyError(err error) error { return classify(err) }
 
-// classify returns the kind of an SDK error, or nil. The error code decides
-// first, then the HTTP status alone: S3-compatible servers send odd codes,
-// and a HEAD answer has no body, hence no code ("NotFound", "Forbidden" are
-// the SDK's names for a bare 404 and 403).
+// classify returns the kind of an SDK error, or nil (httpkind: the code
+// decides first, then the status). "NotFound" and "Forbidden" are the
+// SDK's names for a bare 404 and 403.
 func classify(err error) error {
 	if err == nil {
 		return nil
 	}
-	switch errorCode(err) {
-	case "NoSuchKey", "NotFound", "NoSuchUpload":
-		return driver.ErrNotFound
-	case "NoSuchBucket":
+	return kinds.Kind(errorCode(err), httpStatus(err))
+}
+
+var kinds = httpkind.Table{
+	Codes: map[string]error{
+		"NoSuchKey": driver.ErrNotFound, "NotFound": driver.ErrNotFound, "NoSuchUpload": driver.ErrNotFound,
 		// Not ErrNotFound: New checked that the bucket existed, so it was
 		// deleted or the configuration now points elsewhere. Reported as
 		// "not found", a registry would answer 404 for every blob (and
 		// accept pushes into nothing) instead of failing loudly for an
 		// operator to fix the deployment.
-		return driver.ErrInvalidConfig
-	case "AccessDenied", "Forbidden", "InvalidAccessKeyId", "SignatureDoesNotMatch",
-		"AllAccessDisabled", "AccountProblem", "InvalidToken", "ExpiredToken":
-		return driver.ErrPermission
-	case "PreconditionFailed", "ConditionalRequestConflict":
-		return driver.ErrConflict
-	case "InvalidRange":
-		return driver.ErrInvalidOffset
-	case "EntityTooLarge":
-		return driver.ErrTooLarge
-	case "KeyTooLongError": // a path longer than the server's key limit
-		return driver.ErrInvalidPath
-	case "NotImplemented":
-		return driver.ErrUnsupported
-	}
-	switch httpStatus(err) {
-	case http.StatusNotFound:
-		return driver.ErrNotFound
-	case http.StatusForbidden:
-		return driver.ErrPermission
-	case http.StatusPreconditionFailed:
-		return driver.ErrConflict
-	case http.StatusRequestedRangeNotSatisfiable:
-		return driver.ErrInvalidOffset
-	case http.StatusRequestEntityTooLarge:
-		return driver.ErrTooLarge
-	case http.StatusNotImplemented:
-		return driver.ErrUnsupported
-	}
-	return nil
+		"NoSuchBucket": driver.ErrInvalidConfig,
+		"AccessDenied": driver.ErrPermission, "Forbidden": driver.ErrPermission,
+		"InvalidAccessKeyId": driver.ErrPermission, "SignatureDoesNotMatch": driver.ErrPermission,
+		"AllAccessDisabled": driver.ErrPermission, "AccountProblem": driver.ErrPermission,
+		"InvalidToken": driver.ErrPermission, "ExpiredToken": driver.ErrPermission,
+		"PreconditionFailed": driver.ErrConflict, "ConditionalRequestConflict": driver.ErrConflict,
+		"InvalidRange":    driver.ErrInvalidOffset,
+		"EntityTooLarge":  driver.ErrTooLarge,
+		"KeyTooLongError": driver.ErrInvalidPath, // a path longer than the server's key limit
+		"NotImplemented":  driver.ErrUnsupported,
+	},
+	Statuses: httpkind.Statuses(nil),
 }
 
 // isPreconditionFailed reports a conditional request (If-Match,

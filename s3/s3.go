@@ -14,6 +14,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 
 	"github.com/berthio/berth/driver"
+	"github.com/berthio/berth/internal/multipart"
+	"github.com/berthio/berth/internal/objkey"
 )
 
 // Name is the registered driver name and URL scheme.
@@ -40,6 +42,9 @@ type backend struct {
 	// way: a registry opens a writer per PATCH request.
 	parts sync.Pool
 
+	// uploads runs the upload protocol, Delete and Move (upload.go).
+	uploads *multipart.Bucket
+
 	// mode is the result of the CommitMode probe (stage.go), made at the
 	// first CreateMultipartUpload of the instance.
 	mode struct {
@@ -62,33 +67,11 @@ func (b *backend) Capabilities() driver.Capabilities {
 	}
 }
 
-// key maps a driver path to an object key: the root directory, then the
-// path without its leading '/', as distribution's s3 driver lays keys out.
-func (b *backend) key(p string) string {
-	if b.prefix == "" {
-		return strings.TrimPrefix(p, "/")
-	}
-	if p == "/" {
-		return b.prefix
-	}
-	return b.prefix + p
-}
-
-// dirKey is the key prefix of everything below directory p.
-func (b *backend) dirKey(p string) string {
-	if p == "/" {
-		if b.prefix == "" {
-			return ""
-		}
-		return b.prefix + "/"
-	}
-	return b.key(p) + "/"
-}
-
-// path maps an object key back to a driver path.
-func (b *backend) path(key string) string {
-	return "/" + strings.TrimPrefix(strings.TrimPrefix(key, b.prefix), "/")
-}
+// key, dirKey and path map driver paths to keys and back, as
+// distribution's s3 driver lays keys out (objkey.Layout).
+func (b *backend) key(p string) string    { return objkey.Layout(b.prefix).Key(p) }
+func (b *backend) dirKey(p string) string { return objkey.Layout(b.prefix).Dir(p) }
+func (b *backend) path(key string) string { return objkey.Layout(b.prefix).Path(key) }
 
 // putInput fills the settings every object write shares.
 func (b *backend) putInput(key string, body []byte) *s3.PutObjectInput {

@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 
 	"github.com/berthio/berth/driver"
+	"github.com/berthio/berth/internal/multipart"
 )
 
 // Staged commits. A writer session killed (or fenced) while parts are in
@@ -81,7 +82,7 @@ func (b *backend) mayStage() bool {
 // parts (direct commits), InvalidPart that it refuses (staged commits).
 // The probe removes what it made; one killed midway is left to Sweep.
 func (b *backend) probeCommit(ctx context.Context) (bool, error) {
-	key := b.probePrefix() + "commit." + randomID()
+	key := b.probePrefix() + "commit." + multipart.RandomID()
 	in := &s3.CreateMultipartUploadInput{Bucket: &b.bucket, Key: aws.String(key)}
 	in.ServerSideEncryption, in.SSEKMSKeyId = b.sse()
 	in.StorageClass, in.ACL = b.storageClass(), b.acl()
@@ -119,24 +120,9 @@ func (b *backend) probeCommit(ctx context.Context) (bool, error) {
 	}
 }
 
-// abortStages aborts the multipart uploads at the slot's staging keys:
-// every one under the prefix stage. (RGW lists by real prefix), and those
-// at rec's own staging key (MinIO lists an exact key only).
-func (s *slot) abortStages(ctx context.Context, rec *record) error {
-	prefix := s.prefix + "stage."
-	match := func(k string) bool { return strings.HasPrefix(k, prefix) }
-	if err := s.b.abortUploads(ctx, prefix, match); err != nil {
-		return err
-	}
-	if rec == nil || rec.Upload == "" {
-		return nil
-	}
-	return s.b.abortUnrecorded(ctx, s.stageKey(rec.Upload))
-}
-
 // serverParts lists every part the server holds for rec's upload.
-func (b *backend) serverParts(ctx context.Context, key, uploadID string) ([]part, error) {
-	var out []part
+func (b *backend) serverParts(ctx context.Context, key, uploadID string) ([]multipart.Part, error) {
+	var out []multipart.Part
 	pages := s3.NewListPartsPaginator(b.client, &s3.ListPartsInput{Bucket: &b.bucket, Key: aws.String(key), UploadId: aws.String(uploadID)})
 	for pages.HasMorePages() {
 		page, err := pages.NextPage(ctx)
@@ -144,11 +130,11 @@ func (b *backend) serverParts(ctx context.Context, key, uploadID string) ([]part
 			return nil, err
 		}
 		for _, p := range page.Parts {
-			out = append(out, part{N: aws.ToInt32(p.PartNumber), ETag: aws.ToString(p.ETag), Size: aws.ToInt64(p.Size)})
+			out = append(out, multipart.Part{N: aws.ToInt32(p.PartNumber), ETag: aws.ToString(p.ETag), Size: aws.ToInt64(p.Size)})
 		}
 	}
-	slices.SortFunc(out, func(a, b part) int { return int(a.N - b.N) })
-	return slices.CompactFunc(out, func(a, b part) bool { return a.N == b.N }), nil
+	slices.SortFunc(out, func(a, b multipart.Part) int { return int(a.N - b.N) })
+	return slices.CompactFunc(out, func(a, b multipart.Part) bool { return a.N == b.N }), nil
 }
 
 func sameETag(a, b string) bool { return strings.Trim(a, `"`) == strings.Trim(b, `"`) }
@@ -156,12 +142,12 @@ func sameETag(a, b string) bool { return strings.Trim(a, `"`) == strings.Trim(b,
 // stagedParts is the completion list of a staged upload: every part the
 // server holds, each recorded one checked against its record, short
 // strays that are not last overwritten with MinPartSize bytes.
-func (s *slot) stagedParts(ctx context.Context, rec *record, recorded []part) ([]part, error) {
-	all, err := s.b.serverParts(ctx, rec.Stage, rec.UploadID)
+func (b *backend) stagedParts(ctx context.Context, rec *multipart.Record, recorded []multipart.Part) ([]multipart.Part, error) {
+	all, err := b.serverParts(ctx, rec.Stage, rec.UploadID)
 	if err != nil {
 		return nil, err
 	}
-	mine := make(map[int32]part, len(recorded))
+	mine := make(map[int32]multipart.Part, len(recorded))
 	for _, p := range recorded {
 		mine[p.N] = p
 	}
@@ -183,14 +169,14 @@ func (s *slot) stagedParts(ctx context.Context, rec *record, recorded []part) ([
 		}
 		// A stray short part, left by a session killed in its Commit
 		// after it sent its last part: only the last part may be short.
-		res, err := s.b.client.UploadPart(ctx, &s3.UploadPartInput{
-			Bucket: &s.b.bucket, Key: aws.String(rec.Stage), UploadId: aws.String(rec.UploadID),
+		res, err := b.client.UploadPart(ctx, &s3.UploadPartInput{
+			Bucket: &b.bucket, Key: aws.String(rec.Stage), UploadId: aws.String(rec.UploadID),
 			PartNumber: aws.Int32(p.N), Body: bytes.NewReader(make([]byte, MinPartSize)), ContentLength: aws.Int64(MinPartSize),
 		})
 		if err != nil {
 			return nil, fmt.Errorf("pad stray part %d: %w", p.N, err)
 		}
-		all[i] = part{N: p.N, ETag: aws.ToString(res.ETag), Size: MinPartSize}
+		all[i] = multipart.Part{N: p.N, ETag: aws.ToString(res.ETag), Size: MinPartSize}
 	}
 	if found != len(recorded) {
 		return nil, fmt.Errorf("the staged upload lacks %d of its %d recorded parts", len(recorded)-found, len(recorded))
@@ -202,12 +188,11 @@ func (s *slot) stagedParts(ctx context.Context, rec *record, recorded []part) ([
 // holds, then copies the bytes of the recorded parts (sorted by number,
 // the last one holding the tail) to the path. The staging object is left
 // for teardown.
-func (s *slot) commitStaged(ctx context.Context, rec *record, recorded []part) error {
-	b := s.b
-	var all []part
+func (b *backend) commitStaged(ctx context.Context, s *multipart.Slot, rec *multipart.Record, recorded []multipart.Part) error {
+	var all []multipart.Part
 	for attempt := 1; ; attempt++ {
 		var err error
-		if all, err = s.stagedParts(ctx, rec, recorded); err != nil {
+		if all, err = b.stagedParts(ctx, rec, recorded); err != nil {
 			return err
 		}
 		err = b.complete(ctx, rec.Stage, rec.UploadID, all)
@@ -243,13 +228,13 @@ func (s *slot) commitStaged(ctx context.Context, rec *record, recorded []part) e
 	etag := aws.ToString(head.ETag)
 	switch {
 	case size == 0: // nothing recorded but an empty last part
-		_, err = b.client.PutObject(ctx, b.putInput(s.key, nil))
+		_, err = b.client.PutObject(ctx, b.putInput(s.Key, nil))
 	case len(all) != len(recorded):
-		err = b.copyRanges(ctx, rec.Stage, s.key, etag, ranges)
+		err = b.copyRanges(ctx, rec.Stage, s.Key, etag, ranges)
 	case size > b.cfg.CopyThreshold:
-		err = b.copyMultipart(ctx, rec.Stage, s.key, etag, size)
+		err = b.copyMultipart(ctx, rec.Stage, s.Key, etag, size)
 	default:
-		err = b.copyObject(ctx, rec.Stage, s.key, etag)
+		err = b.copyObject(ctx, rec.Stage, s.Key, etag)
 	}
 	if err != nil {
 		return err

@@ -66,48 +66,56 @@ func TestCommitModeProbe(t *testing.T) {
 // strayUpload writes an upload at p whose multipart upload holds parts
 // that no record names, as sessions killed with parts in flight leave
 // them: a full part after a Close, and a short last part of a Commit
-// killed before it sealed. Each session is a fresh instance. It returns
-// the bytes recorded.
+// killed before it sealed. Each session is a fresh instance; a killed
+// session's part is sent as the session would have sent it, at the first
+// number of its reservation. It returns the bytes recorded.
 func strayUpload(t *testing.T, cfg Config, p string) []byte {
-	open := func(append bool) *writer { return rawWriter(t, cfg, p, append) }
+	ctx := context.Background()
 	ps := int(MinPartSize)
 	recorded := bytes.Repeat([]byte("recorded"), (2*ps+1000)/8)
+	st, err := New(ctx, cfg)
+	require.NoError(t, err)
+	b := backendOf(t, st)
+	// killed opens a session on a fresh instance and sends data as its
+	// first part, as a session killed before its Close leaves it.
+	killed := func(data []byte) {
+		h, err := b.uploads.Slot(p).Latest(ctx)
+		require.NoError(t, err)
+		n := max(h.Rec.Reserved, 1)
+		for _, pt := range h.Rec.Parts {
+			n = max(n, pt.N+1)
+		}
+		w := rawWriter(t, cfg, p, true)
+		require.EqualValues(t, len(recorded), w.Size())
+		_, err = b.uploadPart(ctx, b.uploads.Slot(p).MPKey(h.Rec), h.Rec.UploadID, n, data)
+		require.NoError(t, err)
+	}
 
 	// Session 1: two parts and a tail, closed.
-	w := open(false)
-	_, err := w.Write(recorded)
+	w := rawWriter(t, cfg, p, false)
+	_, err = w.Write(recorded)
 	require.NoError(t, err)
 	require.NoError(t, w.Close())
 
-	// Session 2: resumes, sends a full part and is killed before Close.
-	w = open(true)
-	_, err = w.Write(bytes.Repeat([]byte("STRAY-1!"), ps/8))
-	require.NoError(t, err)
-	_, err = w.wait()
-	require.NoError(t, err)
-	require.Len(t, w.done, 1, "one part reached the server")
+	// Session 2: resumes, fills a part (the tail read back, then new
+	// bytes), sends it and is killed before Close.
+	tail := recorded[2*ps:]
+	killed(append(bytes.Clone(tail), bytes.Repeat([]byte("STRAY-1!"), ps/8)...)[:ps])
 
 	// Session 3: resumes and, as Commit does before it seals, sends its
 	// buffer (the tail read back plus a few bytes) as a short part; killed.
-	w = open(true)
-	require.EqualValues(t, len(recorded), w.Size())
-	_, err = w.Write([]byte("STRAY-2!"))
-	require.NoError(t, err)
-	require.NoError(t, w.flushPart())
-	_, err = w.wait()
-	require.NoError(t, err)
-	require.Len(t, w.done, 1)
+	killed(append(bytes.Clone(tail), "STRAY-2!"...))
 	return recorded
 }
 
 // rawWriter opens the driver's own writer on a fresh instance.
-func rawWriter(t *testing.T, cfg Config, p string, append bool) *writer {
+func rawWriter(t *testing.T, cfg Config, p string, append bool) driver.FileWriter {
 	t.Helper()
 	st, err := New(context.Background(), cfg)
 	require.NoError(t, err)
 	w, err := backendOf(t, st).Writer(context.Background(), p, append)
 	require.NoError(t, err)
-	return w.(*writer)
+	return w
 }
 
 // TestCommitWithStrayParts: parts left in the pinned multipart upload by
@@ -129,13 +137,14 @@ func TestCommitWithStrayParts(t *testing.T) {
 
 				st, err := New(ctx, cfg)
 				require.NoError(t, err)
-				h, err := backendOf(t, st).slot("/a/blob").latest(ctx)
+				sl := backendOf(t, st).uploads.Slot("/a/blob")
+				h, err := sl.Latest(ctx)
 				require.NoError(t, err)
 				staged := mode == CommitStaged || mode == CommitAuto && wantStaged[s.name]
-				assert.Equal(t, staged, h.rec.Stage != "", "record: %+v", h.rec)
-				server, err := backendOf(t, st).serverParts(ctx, backendOf(t, st).slot("/a/blob").mpKey(h.rec), h.rec.UploadID)
+				assert.Equal(t, staged, h.Rec.Stage != "", "record: %+v", h.Rec)
+				server, err := backendOf(t, st).serverParts(ctx, sl.MPKey(h.Rec), h.Rec.UploadID)
 				require.NoError(t, err)
-				require.Len(t, server, len(h.rec.Parts)+2, "the server holds two stray parts")
+				require.Len(t, server, len(h.Rec.Parts)+2, "the server holds two stray parts")
 
 				w, err := st.Writer(ctx, "/a/blob", true)
 				require.NoError(t, err)
@@ -197,16 +206,16 @@ func TestStagedCommitKilledAfterCompletion(t *testing.T) {
 
 				st, err := New(ctx, cfg)
 				require.NoError(t, err)
-				w := rawWriter(t, cfg, "/c/blob", true)
-				require.NoError(t, w.flushPart())
-				parts, err := w.wait()
+				// The server fails the first part of the copy to the path
+				// for good: the Commit stops where a kill would leave it,
+				// after the completion at the staging key.
+				w, err := spied(t, cfg, &spy{failCopyPart: "1"}).Writer(ctx, "/c/blob", true)
 				require.NoError(t, err)
-				rec := w.head.rec
-				require.NoError(t, w.slot.seal(ctx, w.head))
-				all, err := w.slot.stagedParts(ctx, rec, append(rec.Parts, parts...))
+				require.Error(t, w.Commit(ctx))
+				h, err := backendOf(t, st).uploads.Slot("/c/blob").Latest(ctx)
 				require.NoError(t, err)
-				require.NoError(t, w.b.complete(ctx, rec.Stage, rec.UploadID, all))
-				// killed here
+				require.True(t, h.Sealed, "the Commit sealed the upload")
+				rec := h.Rec
 
 				_, err = st.Stat(ctx, "/c/blob")
 				assert.ErrorIs(t, err, driver.ErrNotFound, "the path shows the staged object")
@@ -241,10 +250,10 @@ func TestSweepStagedLeftovers(t *testing.T) {
 		_, err = w.Write([]byte("small"))
 		require.NoError(t, err)
 		require.NoError(t, w.Close())
-		sl := b.slot("/d/blob")
-		h, err := sl.latest(ctx)
+		sl := b.uploads.Slot("/d/blob")
+		h, err := sl.Latest(ctx)
 		require.NoError(t, err)
-		for _, key := range []string{sl.stageKey(h.rec.Upload), b.probePrefix() + "commit.x"} {
+		for _, key := range []string{sl.StageKey(h.Rec.Upload), b.probePrefix() + "commit.x"} {
 			_, err := raw.CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{Bucket: &bucket, Key: aws.String(key)})
 			require.NoError(t, err)
 		}

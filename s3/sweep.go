@@ -5,10 +5,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/s3"
-
 	"github.com/berthio/berth/driver"
+	"github.com/berthio/berth/internal/multipart"
 )
 
 var _ driver.Sweeper = (*backend)(nil)
@@ -26,63 +24,38 @@ var _ driver.Sweeper = (*backend)(nil)
 // has a multipart upload no record names, and a live claim.
 func (b *backend) Sweep(ctx context.Context, olderThan time.Duration) error {
 	cutoff := time.Now().Add(-olderThan)
-	claims := s3.NewListObjectsV2Paginator(b.client, &s3.ListObjectsV2Input{
-		Bucket: &b.bucket, Prefix: aws.String(b.key(driver.InternalPrefix+"/moves") + "/")})
-	var stale []string
-	for claims.HasMorePages() {
-		page, err := claims.NextPage(ctx)
-		if err != nil {
-			return err
-		}
-		for _, o := range page.Contents {
-			if aws.ToTime(o.LastModified).Before(cutoff) {
-				stale = append(stale, aws.ToString(o.Key))
-			}
-		}
-	}
-	if err := b.deleteKeys(ctx, stale); err != nil {
+	if err := b.uploads.SweepClaims(ctx, cutoff); err != nil {
 		return err
 	}
 	if err := b.sweepStages(ctx, cutoff); err != nil {
 		return err
 	}
 	// MinIO lists uploads for an exact key or for the whole bucket only.
-	in := &s3.ListMultipartUploadsInput{Bucket: &b.bucket}
 	internal := b.key(driver.InternalPrefix) + "/"
-	for {
-		out, err := b.client.ListMultipartUploads(ctx, in)
-		if err != nil {
-			return err
-		}
-		for _, u := range out.Uploads {
-			key, id := aws.ToString(u.Key), aws.ToString(u.UploadId)
-			if b.prefix != "" && !strings.HasPrefix(key, b.prefix+"/") || !aws.ToTime(u.Initiated).Before(cutoff) {
-				continue
-			}
-			s, probe := b.slot(b.path(key)), strings.HasPrefix(key, b.probePrefix())
-			if strings.HasPrefix(key, internal) {
-				p, ok := b.stagePath(key)
-				if !ok && !probe {
-					continue
-				}
-				s = b.slot(p)
-			}
-			if !probe {
-				h, err := s.latest(ctx)
-				if err != nil {
-					return err
-				}
-				if h.n > 0 && !h.sealed && h.rec.UploadID == id {
-					continue // the live upload's own
-				}
-			}
-			b.abort(ctx, key, id)
-		}
-		if !aws.ToBool(out.IsTruncated) {
+	return store{b}.ListMultipart(ctx, "", func(u multipart.Upload) error {
+		if b.prefix != "" && !strings.HasPrefix(u.Key, b.prefix+"/") || !u.Initiated.Before(cutoff) {
 			return nil
 		}
-		in.KeyMarker, in.UploadIdMarker = out.NextKeyMarker, out.NextUploadIdMarker
-	}
+		p, probe := b.path(u.Key), strings.HasPrefix(u.Key, b.probePrefix())
+		if strings.HasPrefix(u.Key, internal) {
+			sp, ok := b.stagePath(u.Key)
+			if !ok && !probe {
+				return nil
+			}
+			p = sp
+		}
+		if !probe {
+			live, err := b.uploads.Recorded(ctx, p, u.ID)
+			if err != nil {
+				return err
+			}
+			if live {
+				return nil // the live upload's own
+			}
+		}
+		b.abort(ctx, u.Key, u.ID)
+		return nil
+	})
 }
 
 // stagePath is the path of the upload whose staging key is key.
@@ -101,34 +74,30 @@ func (b *backend) stagePath(key string) (string, bool) {
 func (b *backend) sweepStages(ctx context.Context, cutoff time.Time) error {
 	var stale []string
 	for _, prefix := range []string{b.key(driver.InternalPrefix+"/uploads") + "/", b.probePrefix()} {
-		pages := s3.NewListObjectsV2Paginator(b.client, &s3.ListObjectsV2Input{Bucket: &b.bucket, Prefix: aws.String(prefix)})
-		for pages.HasMorePages() {
-			page, err := pages.NextPage(ctx)
+		err := store{b}.List(ctx, prefix, func(o multipart.Object) error {
+			if !o.Modified.Before(cutoff) {
+				return nil
+			}
+			if strings.HasPrefix(o.Key, b.probePrefix()) {
+				stale = append(stale, o.Key)
+				return nil
+			}
+			p, ok := b.stagePath(o.Key)
+			if !ok {
+				return nil
+			}
+			s := b.uploads.Slot(p)
+			h, err := s.Latest(ctx)
 			if err != nil {
 				return err
 			}
-			for _, o := range page.Contents {
-				key := aws.ToString(o.Key)
-				if !aws.ToTime(o.LastModified).Before(cutoff) {
-					continue
-				}
-				if strings.HasPrefix(key, b.probePrefix()) {
-					stale = append(stale, key)
-					continue
-				}
-				p, ok := b.stagePath(key)
-				if !ok {
-					continue
-				}
-				s := b.slot(p)
-				h, err := s.latest(ctx)
-				if err != nil {
-					return err
-				}
-				if h.n == 0 || h.sealed || s.stageKey(h.rec.Upload) != key {
-					stale = append(stale, key)
-				}
+			if !h.Live() || s.StageKey(h.Rec.Upload) != o.Key {
+				stale = append(stale, o.Key)
 			}
+			return nil
+		})
+		if err != nil {
+			return err
 		}
 	}
 	return b.deleteKeys(ctx, stale)

@@ -304,28 +304,12 @@ func (c *Config) ApplyEnv(lookup func(string) (string, bool)) error {
 // Without auth_url, the OS_* environment supplies the credentials.
 func configFromURL(u *url.URL) (Config, error) {
 	var cfg Config
-	switch {
-	case u.User != nil:
-		return cfg, configError("swift URLs take no user@ or user:password@; use user and key, or the OS_* environment")
-	case u.Opaque != "" || u.Host == "":
-		return cfg, configError("want swift://container[/root/directory][?key=value...]")
-	case u.Fragment != "":
-		return cfg, configError("swift URLs take no #fragment")
-	}
-	q, err := url.ParseQuery(u.RawQuery)
+	p, err := driver.URLParams(Name, u, "swift://container[/root/directory][?key=value...]", "user and key, or the OS_* environment")
 	if err != nil {
-		return cfg, configError("the URL's query is malformed") // its text may quote a secret
-	}
-	m := make(map[string]any, len(q))
-	for k, vs := range q {
-		if len(vs) != 1 {
-			return cfg, configError("query parameter %q given %d times", k, len(vs))
-		}
-		m[k] = vs[0]
+		return cfg, err
 	}
 	cfg.Container, cfg.RootDirectory = u.Host, u.Path
 	var methods string
-	p := driver.NewParams(Name, m)
 	p.String("auth_url", &cfg.AuthURL)
 	p.Int("auth_version", &cfg.AuthVersion)
 	p.String("user", &cfg.Username)

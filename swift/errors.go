@@ -6,6 +6,7 @@ import (
 	"github.com/ncw/swift/v2"
 
 	"github.com/berthio/berth/driver"
+	"github.com/berthio/berth/internal/httpkind"
 )
 
 var _ driver.Classifier = (*backend)(nil)
@@ -24,22 +25,11 @@ func classify(err error) error {
 	if errors.Is(err, swift.ContainerNotFound) {
 		return driver.ErrInvalidConfig
 	}
-	switch statusOf(err) {
-	case 404:
-		return driver.ErrNotFound
-	case 401, 403:
-		return driver.ErrPermission
-	case 409, 412:
-		return driver.ErrConflict
-	case 416:
-		return driver.ErrInvalidOffset
-	case 413:
-		return driver.ErrTooLarge
-	case 501:
-		return driver.ErrUnsupported
-	}
-	return nil
+	return statuses[statusOf(err)]
 }
+
+// statuses: Swift answers no error codes, only statuses (httpkind).
+var statuses = httpkind.Statuses(map[int]error{401: driver.ErrPermission, 409: driver.ErrConflict})
 
 // statusOf is the HTTP status behind an ncw/swift error, 0 if none.
 func statusOf(err error) int {

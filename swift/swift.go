@@ -3,8 +3,6 @@ package swift
 import (
 	"context"
 	"crypto/rand"
-	"crypto/tls"
-	"crypto/x509"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -12,12 +10,13 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"strings"
 	"time"
 
 	"github.com/ncw/swift/v2"
 
 	"github.com/berthio/berth/driver"
+	"github.com/berthio/berth/internal/objkey"
+	"github.com/berthio/berth/internal/tlsconf"
 )
 
 // Name is the registered driver name and URL scheme.
@@ -93,21 +92,11 @@ func New(ctx context.Context, cfg Config) (*driver.Store, error) {
 func newTransport(cfg Config) (*http.Transport, error) {
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.MaxIdleConnsPerHost = 128
-	tr.TLSClientConfig = &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: cfg.InsecureSkipVerify}
-	if cfg.CACertFile != "" {
-		pem, err := os.ReadFile(cfg.CACertFile)
-		if err != nil {
-			return nil, configError("CACertFile: %w", err)
-		}
-		roots, err := x509.SystemCertPool()
-		if err != nil {
-			roots = x509.NewCertPool()
-		}
-		if !roots.AppendCertsFromPEM(pem) {
-			return nil, configError("CACertFile %q holds no PEM certificate", cfg.CACertFile)
-		}
-		tr.TLSClientConfig.RootCAs = roots
+	tlsCfg, err := tlsconf.Config(Name, cfg.CACertFile, cfg.InsecureSkipVerify)
+	if err != nil {
+		return nil, err
 	}
+	tr.TLSClientConfig = tlsCfg
 	return tr, nil
 }
 
@@ -165,32 +154,11 @@ func isNetError(err error) bool {
 	return errors.As(err, &ne) || errors.As(err, &ue)
 }
 
-// key maps a driver path to an object name.
-func (b *backend) key(p string) string {
-	if b.prefix == "" {
-		return strings.TrimPrefix(p, "/")
-	}
-	if p == "/" {
-		return b.prefix
-	}
-	return b.prefix + p
-}
-
-// dirKey is the name prefix of everything below directory p.
-func (b *backend) dirKey(p string) string {
-	if p == "/" {
-		if b.prefix == "" {
-			return ""
-		}
-		return b.prefix + "/"
-	}
-	return b.key(p) + "/"
-}
-
-// path maps an object name back to a driver path.
-func (b *backend) path(key string) string {
-	return "/" + strings.TrimPrefix(strings.TrimPrefix(key, b.prefix), "/")
-}
+// key, dirKey and path map driver paths to object names and back
+// (objkey.Layout).
+func (b *backend) key(p string) string    { return objkey.Layout(b.prefix).Key(p) }
+func (b *backend) dirKey(p string) string { return objkey.Layout(b.prefix).Dir(p) }
+func (b *backend) path(key string) string { return objkey.Layout(b.prefix).Path(key) }
 
 // internal is the object name of a path under the internal prefix.
 func (b *backend) internal(rel string) string { return b.key(driver.InternalPrefix + "/" + rel) }
@@ -213,21 +181,4 @@ func (b *backend) As(target any) bool {
 
 // Factory opens swift://container/root/dir?auth_url=...&user=...&key=...
 // and distribution's swift parameter map. See the package doc.
-var Factory = driver.Factory{
-	Name:    Name,
-	Summary: "OpenStack Swift and Swift-compatible servers (Ceph RGW)",
-	OpenURL: func(ctx context.Context, u *url.URL) (*driver.Store, error) {
-		cfg, err := configFromURL(u)
-		if err != nil {
-			return nil, err
-		}
-		return New(ctx, cfg)
-	},
-	FromParameters: func(ctx context.Context, params map[string]any) (*driver.Store, error) {
-		cfg, err := configFromParameters(params)
-		if err != nil {
-			return nil, err
-		}
-		return New(ctx, cfg)
-	},
-}
+var Factory = driver.ConfigFactory(Name, "OpenStack Swift and Swift-compatible servers (Ceph RGW)", New, configFromURL, configFromParameters)
