@@ -12,6 +12,7 @@ import (
 	"github.com/berthio/berth/conformance"
 	"github.com/berthio/berth/driver"
 	"github.com/berthio/berth/drivers"
+	"github.com/berthio/berth/internal/faultfs"
 	"github.com/berthio/berth/memory"
 	"github.com/berthio/berth/nasfs"
 	"github.com/berthio/berth/replica"
@@ -52,7 +53,31 @@ func nasfsHarness(tb testing.TB) conformance.Harness {
 		URL:       "nasfs://" + dir,
 		Registry:  reg,
 		Leftovers: func(context.Context) ([]string, error) { return nasfs.Leftovers(dir) },
+		NewFaulty: func(tb testing.TB, rate float64, seed uint64) (driver.Driver, func() int64) {
+			return nasfsFaulty(tb, dir, rate, seed)
+		},
 	}
+}
+
+// nasfsFaulty opens a nasfs instance on a faultfs mount of root, its own
+// "NFS client", which faults each file system operation with probability
+// rate: a reading one with EIO; a mutating one, half the time with EIO (it
+// never acted), half the time with ActedLost (it acted, then failed as a
+// retransmission after a lost reply does: ENOENT, EEXIST or EIO). The
+// other instances keep using root directly. It returns the faults fired.
+func nasfsFaulty(tb testing.TB, root string, rate float64, seed uint64) (driver.Driver, func() int64) {
+	tb.Helper()
+	f := faultfs.Mount(tb, root)
+	d, err := nasfs.New(nasfs.Config{Root: f.Dir()})
+	if err != nil {
+		tb.Fatalf("open nasfs on a faultfs mount of %s: %v", root, err)
+	}
+	half := rate / 2
+	f.Add(faultfs.Rule{Ops: faultfs.Reading, Prob: rate, Seed: seed, Action: faultfs.EIO})
+	f.Add(faultfs.Rule{Ops: faultfs.Mutating, Prob: half, Seed: seed, Action: faultfs.EIO})
+	// Tried only when the rule above did not fire: rate/2 of all in total.
+	f.Add(faultfs.Rule{Ops: faultfs.Mutating, Prob: half / (1 - half), Seed: seed + 1, Action: faultfs.ActedLost})
+	return d, f.FiredCount
 }
 
 func TestMain(m *testing.M) {

@@ -1,8 +1,10 @@
 // Package conformance is the importable test suite of Berth's storage
 // contract (CONTRACT.md): every numbered semantic and every field failure of
-// FAILURE-MODES.md that needs no fault injection, run against one backend
-// through several driver instances, and through other OS processes, the way
-// registry replicas share a bucket or a directory.
+// FAILURE-MODES.md, run against one backend through several driver
+// instances, through other OS processes (killed at random points), and
+// through faulty networks (an HTTP fault proxy, or the driver's own
+// transport: Harness.NewVia, Harness.NewFaulty), the way registry replicas
+// share a bucket or a directory.
 //
 // # Configuration
 //
@@ -77,7 +79,16 @@
 // puts an in-process HTTP/1.1 fault proxy (internal/faultnet) between an
 // instance and its backend and resets connections mid-request, drops
 // responses after the backend acted, stalls, delays and cuts responses, on
-// each request ordinal of a call in turn. Histories
+// each request ordinal of a call in turn. Where no such proxy can sit in
+// the path (rados: librados finds its OSDs in the cluster map),
+// Harness.NewFaulty opens an instance whose transport fails at random by
+// its own means, at a given rate (this package's rados harness uses Ceph's
+// messenger hooks: torn-down sockets, OSD replies delayed past the op
+// timeout). F5_F15_F20_Chaos runs every case of the F5 test on such
+// instances at a few rates, several times each, with the same checks
+// after every run whatever the run returned, logs per rate the runs, the
+// faults injected and the failed calls, fails if no fault fired at all,
+// and reclaims with Store.Sweep what failed calls left. Histories
 // (F6_F2_F4_LinearizableHotPaths) records concurrent calls on hot paths and
 // checks them with porcupine; a violation prints the shortest failing
 // history found and writes porcupine's visualization to the test's
@@ -87,9 +98,10 @@
 // test logs its seed; BERTH_CONFORMANCE_SEED=<seed> replays it.
 //
 // These run in short mode by default (a dozen kills, a sample of request
-// ordinals, a few histories per backend). The long mode (at least 100 kills
-// per backend, every request ordinal, ten longer histories, 200 lag
-// trials, 64 MiB cut writes) is one command:
+// ordinals, a few histories, three chaos rates with three runs of each
+// case per backend). The long mode (at least 100 kills per backend, every
+// request ordinal, ten longer histories, 200 lag trials, 64 MiB cut
+// writes, five chaos rates with ten runs of each case) is one command:
 //
 //	BERTH_CONFORMANCE_LONG=1 go test -race -timeout 2h ./conformance/ \
 //		-run 'TestConformance/(memory|nasfs|s3-minio|s3-rgw)/(Crashes|Histories|ListingLag|Failures)/(F11_F16|F6_F2|F1_List|F5_|F15_|F17_|F18_Con|F20_)'

@@ -38,6 +38,7 @@ func (s *suite) testFailures(t *testing.T) {
 	t.Run("F18_ConcurrentReadsWhileReplaced", s.testF18Concurrent)
 	t.Run("F19_NoStateOutsideTheBackend", s.testF19)
 	t.Run("F20_CutMidLargeWriteThenResume", s.testF20)
+	t.Run("F5_F15_F20_Chaos", s.testChaos)
 	for _, c := range []struct{ id, reason string }{
 		{"F3", "GC racing pushes is a bench scenario (Walk+Delete sweep during pushes), not a driver call sequence"},
 		{"F14", "equal non-final part sizes are visible only through a backend-specific probe: see the s3 package's TestF14EqualNonFinalParts"},

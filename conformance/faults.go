@@ -84,6 +84,7 @@ type faultRun struct {
 	done  int   // steps that returned success
 	err   error // the first failure
 	fired []faultnet.Fired
+	chaos string // the faults of a chaos run, which fired has none of
 }
 
 // faultCase is an operation sequence with its setup and its check.
@@ -202,6 +203,9 @@ func faultCases(e *env) []faultCase {
 func (st *faultRun) faults() string {
 	if st == nil {
 		return "no fault"
+	}
+	if st.chaos != "" {
+		return st.chaos
 	}
 	return firedString(st.fired)
 }

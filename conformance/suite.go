@@ -41,6 +41,13 @@ type Harness struct {
 	// address returned instead. Nil: the network-fault tests skip, saying
 	// why. The proxies pass HTTP/1.1 (see internal/faultnet).
 	NewVia func(tb testing.TB, via func(backendAddr string) string) driver.Driver
+	// NewFaulty, if set, opens a fresh instance whose path to the backend
+	// fails at random by the transport's own means (rate is the chance that a
+	// given backend operation or message meets a fault; seed makes the plan
+	// repeatable where the transport allows). Injected reports how many faults
+	// have fired so far, or -1 where the transport cannot count them. Nil: the
+	// chaos tests skip, saying why.
+	NewFaulty func(tb testing.TB, rate float64, seed uint64) (d driver.Driver, injected func() int64)
 	// AllowNonEmpty runs the suite even if the backend already holds data;
 	// otherwise Run refuses with t.Fatal. Tests then confine their checks to
 	// their own directories.

@@ -79,7 +79,7 @@ func (c *chunkWriter) put(ctx context.Context, idx int64, buf []byte) {
 		defer func() { <-c.sema }()
 		err := ctx.Err()
 		if err == nil {
-			err = c.b.io.WriteFull(chunkObj(c.gen, idx), buf)
+			err = c.b.writeChunk(chunkObj(c.gen, idx), buf)
 		}
 		c.mu.Lock()
 		if err != nil && c.err == nil {
@@ -126,19 +126,32 @@ func (b *backend) writeChunks(ctx context.Context, gen string, cs int64, content
 	n := (int64(len(content)) + cs - 1) / cs
 	return b.parallel(ctx, int(n), func(i int) error {
 		lo := int64(i) * cs
-		return b.io.WriteFull(chunkObj(gen, int64(i)), content[lo:min(lo+cs, int64(len(content)))])
+		return b.writeChunk(chunkObj(gen, int64(i)), content[lo:min(lo+cs, int64(len(content)))])
+	})
+}
+
+// writeChunk writes a whole chunk object (idempotent: a resent write
+// writes the same bytes).
+func (b *backend) writeChunk(oid string, data []byte) error {
+	return b.retry(func() error {
+		return faulty(oid, true, func() error { return b.io.WriteFull(oid, data) })
 	})
 }
 
 // deleteChunks removes chunk objects, Concurrency at a time; missing ones
 // are fine. It runs to the end even when the caller's context is gone, so
-// as not to leak what it was asked to remove.
+// as not to leak what it was asked to remove. Callers that delete chunks
+// no record names any more, after their call took effect, ignore its
+// error: what it leaves is Sweep's.
 func (b *backend) deleteChunks(names []string) error {
 	return b.parallel(context.Background(), len(names), func(i int) error {
-		if err := b.io.Delete(names[i]); err != nil && !isNotFound(err) {
+		return b.retry(func() error {
+			err := faulty(names[i], true, func() error { return b.io.Delete(names[i]) })
+			if isNotFound(err) {
+				return nil
+			}
 			return err
-		}
-		return nil
+		})
 	})
 }
 

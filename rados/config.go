@@ -3,6 +3,7 @@ package rados
 import (
 	"net/url"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -61,6 +62,16 @@ type Config struct {
 	// a call to an OSD that does not answer fails with ETIMEDOUT instead
 	// of hanging. 0 selects DefaultOpTimeout; at most 1h.
 	OpTimeout time.Duration
+
+	// Options are extra Ceph configuration options for this client, as in
+	// ceph.conf ("ms_max_backoff": "1", "admin_socket": "/run/ceph/reg.asok",
+	// "debug_ms": "1"), set on the connection after ConfigFile is read, so
+	// they override it. Names may use blanks or dashes for underscores, as
+	// in ceph.conf. Options that a field above sets (keyring, key,
+	// mon_host, the three timeouts) are refused: use the field. Instances
+	// with different Options get different connections. A name librados
+	// does not know fails New. Values are never echoed in errors.
+	Options map[string]string
 }
 
 // Defaults and limits of Config.
@@ -154,7 +165,52 @@ func (c Config) Validate() error {
 	if d.OpTimeout < time.Second || d.OpTimeout > MaxOpTimeout {
 		return configError("OpTimeout %s: want 1s to %s", d.OpTimeout, MaxOpTimeout)
 	}
-	return nil
+	_, err := d.options()
+	return err
+}
+
+// fieldOptions are the Ceph options that Config's fields set; Options
+// may not set them too.
+var fieldOptions = map[string]string{
+	"keyring":              "Keyring",
+	"key":                  "Key",
+	"keyfile":              "Key or Keyring",
+	"mon_host":             "MonHost",
+	"client_mount_timeout": "ConnectTimeout",
+	"rados_mon_op_timeout": "ConnectTimeout",
+	"rados_osd_op_timeout": "OpTimeout",
+}
+
+// options returns Options with canonical names (blanks and dashes turned
+// to underscores), sorted by name, or the ErrInvalidConfig error that
+// names the first bad one. No error holds a value.
+func (c Config) options() ([][2]string, error) {
+	out := make([][2]string, 0, len(c.Options))
+	seen := make(map[string]string, len(c.Options))
+	for name, val := range c.Options {
+		canon := strings.Map(func(r rune) rune {
+			if r == ' ' || r == '-' {
+				return '_'
+			}
+			return r
+		}, name)
+		switch {
+		case canon == "" || strings.Trim(canon, "_") == "":
+			return nil, configError("Options: an option name is empty")
+		case strings.ContainsFunc(canon, func(r rune) bool { return !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '_') }):
+			return nil, configError("Options[%q]: not a Ceph option name (lower-case letters, digits, '_', '-' or blanks)", name)
+		case fieldOptions[canon] != "":
+			return nil, configError("Options[%q]: set it with Config.%s", name, fieldOptions[canon])
+		case seen[canon] != "":
+			return nil, configError("Options[%q] and Options[%q] name the same option", seen[canon], name)
+		case strings.ContainsFunc(val, func(r rune) bool { return r < ' ' || r == 0x7f }):
+			return nil, configError("Options[%q]: the value holds control characters", name)
+		}
+		seen[canon] = name
+		out = append(out, [2]string{canon, val})
+	}
+	slices.SortFunc(out, func(a, b [2]string) int { return strings.Compare(a[0], b[0]) })
+	return out, nil
 }
 
 func configError(format string, args ...any) error { return driver.ConfigError(Name, format, args...) }

@@ -52,6 +52,15 @@ func TestConfigValidate(t *testing.T) {
 		{Config{Pool: "p", ConnectTimeout: time.Millisecond}, "ConnectTimeout 1ms"},
 		{Config{Pool: "p", ConnectTimeout: time.Hour}, "ConnectTimeout 1h0m0s"},
 		{Config{Pool: "p", OpTimeout: 2 * time.Hour}, "OpTimeout 2h0m0s"},
+		{Config{Pool: "p", Options: map[string]string{"": "1"}}, "option name is empty"},
+		{Config{Pool: "p", Options: map[string]string{" - ": "1"}}, "option name is empty"},
+		{Config{Pool: "p", Options: map[string]string{"Debug_MS": "1"}}, `Options["Debug_MS"]: not a Ceph option name`},
+		{Config{Pool: "p", Options: map[string]string{"key": "AQsecret"}}, `Options["key"]: set it with Config.Key`},
+		{Config{Pool: "p", Options: map[string]string{"mon host": "10.0.0.1"}}, "Config.MonHost"},
+		{Config{Pool: "p", Options: map[string]string{"keyring": "/k"}}, "Config.Keyring"},
+		{Config{Pool: "p", Options: map[string]string{"rados-osd-op-timeout": "5"}}, "Config.OpTimeout"},
+		{Config{Pool: "p", Options: map[string]string{"debug_ms": "1\nsecret"}}, "control characters"},
+		{Config{Pool: "p", Options: map[string]string{"debug ms": "1", "debug-ms": "2"}}, "name the same option"},
 	} {
 		err := c.cfg.Validate()
 		require.Error(t, err, "%+v", c.cfg)
@@ -63,9 +72,16 @@ func TestConfigValidate(t *testing.T) {
 		{Pool: "p", ChunkSize: MinChunkSize},
 		{Pool: "p", ChunkSize: MaxChunkSize, Concurrency: MaxConcurrency},
 		{Pool: "p", Key: "AQBMLQprfLuBJBAAbK3PG/4zxPIG05bYszCGjw==", Namespace: "ns-1"},
+		{Pool: "p", Options: map[string]string{"debug ms": "1/5", "ms_inject_delay_type": "osd mon"}},
 	} {
 		assert.NoError(t, ok.Validate())
 	}
+}
+
+func TestConfigOptionsCanonical(t *testing.T) {
+	opts, err := Config{Options: map[string]string{"ms-max backoff": "1", "debug_ms": "0"}}.options()
+	require.NoError(t, err)
+	assert.Equal(t, [][2]string{{"debug_ms", "0"}, {"ms_max_backoff", "1"}}, opts)
 }
 
 func TestConfigPrintsNoKey(t *testing.T) {

@@ -31,6 +31,8 @@ static void berth_omap_rm1(rados_write_op_t op, const char *key) {
 import "C"
 
 import (
+	"sync/atomic"
+	"syscall"
 	"unsafe"
 
 	"github.com/ceph/go-ceph/rados"
@@ -91,11 +93,50 @@ func (w *wop) create() { C.rados_write_op_create(w.op, C.LIBRADOS_CREATE_IDEMPOT
 // operate runs the op on oid; the object's new version is then
 // io.GetLastVersion(), if io is used by no other goroutine.
 func (w *wop) operate(io *rados.IOContext, oid string) error {
-	o := C.CString(oid)
-	defer C.free(unsafe.Pointer(o))
-	ret := C.rados_write_op_operate(w.op, C.rados_ioctx_t(io.Pointer()), o, nil, 0)
-	if ret < 0 {
-		return errno(-ret)
-	}
-	return nil
+	return faulty(oid, true, func() error {
+		o := C.CString(oid)
+		defer C.free(unsafe.Pointer(o))
+		ret := C.rados_write_op_operate(w.op, C.rados_ioctx_t(io.Pointer()), o, nil, 0)
+		if ret < 0 {
+			return errno(-ret)
+		}
+		return nil
+	})
 }
+
+// faulty runs op, a write (or, write false, a read) of oid, through the
+// fault a test put on it (testOpFault), if any.
+func faulty(oid string, write bool, op func() error) error {
+	loss := lossNone
+	if f := testOpFault.Load(); f != nil {
+		loss = (*f)(oid, write)
+	}
+	if loss == lossRequest {
+		return errno(syscall.ETIMEDOUT) // the op never reached the OSD
+	}
+	err := op()
+	if err == nil && loss == lossReply {
+		return errno(syscall.ETIMEDOUT) // the OSD acted; its reply was lost
+	}
+	return err
+}
+
+// opFault, which only tests set (testOpFault), picks the ops on which a
+// fault makes the call time out: a write (a compound op on a directory
+// object, or a chunk object's write or removal) before it reaches the OSD
+// (lossRequest) or after the OSD applied it (lossReply), or an entry read
+// (getEntry) before it runs, as rados_osd_op_timeout does when a reply is
+// held up. librados resends on a torn connection by itself, so timeouts
+// are how such faults reach the driver; this hook puts one on the op a
+// test picks.
+type opFault func(oid string, write bool) opLoss
+
+type opLoss int
+
+const (
+	lossNone opLoss = iota
+	lossRequest
+	lossReply
+)
+
+var testOpFault atomic.Pointer[opFault]

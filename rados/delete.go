@@ -24,9 +24,7 @@ func (b *backend) Delete(ctx context.Context, p string) error {
 	}
 	if old != nil {
 		found = true
-		if err := b.dropFile(old, nil); err != nil {
-			return err
-		}
+		b.dropFile(old, nil)
 	}
 	up, err := b.removeUpload(dir, name, nil)
 	if err != nil {
@@ -75,9 +73,7 @@ func (b *backend) deleteTree(ctx context.Context, tree byte, dir string) (int, e
 		}
 		if old != nil {
 			n++
-			if err := b.dropFile(old, nil); err != nil {
-				return n, err
-			}
+			b.dropFile(old, nil)
 		}
 	}
 	for _, name := range uploads {

@@ -32,6 +32,12 @@
 //     an unreachable monitor fails New after it, never hangs.
 //     OpTimeout: 2m (rados_osd_op_timeout): an OSD call that gets no
 //     answer fails with ETIMEDOUT.
+//   - Options: extra Ceph options for this client, as in ceph.conf
+//     (admin_socket, log_file, debug_ms, ms_max_backoff, or the
+//     messenger's fault injection, ms_inject_socket_failures and
+//     ms_inject_delay_*, which the conformance suite's chaos test uses);
+//     set after ConfigFile is read. Those a field sets are refused; an
+//     unknown name fails New; values never appear in errors.
 //
 // The URL form, for Registry.Open:
 //
@@ -132,6 +138,21 @@
 //     upload entry by compare-and-swap, then their chunks, then prunes the
 //     emptied directories; /a and /ab are different directory objects and
 //     entries, so a sibling sharing a prefix is never touched.
+//
+// Network faults. librados reconnects and resends on a torn connection,
+// and the OSD answers a resent op it already applied from its log, so
+// such faults reach the driver only as errors after OpTimeout, which
+// leave open whether the op applied (a reply lost after the OSD acted,
+// FAILURE-MODES F5). A compare-and-swap that fails so reads its entry back:
+// its new value there (every value carries a fresh nonce) means it
+// applied; the old one means it did not, and it is tried again, at most
+// three times and none after OpTimeout. If the outcome stays unknown, the
+// call returns the error and undoes nothing that the new value may name.
+// Idempotent writes (chunks, directory links) are tried again the same
+// way. Deleting chunks that no record names any more, once a call has
+// taken effect, never fails the call: what a failure there leaves is
+// Sweep's. A Commit that fails before its file record could be published
+// puts the upload back as the last Close left it.
 //
 // Crashes. A process killed between the steps above leaves, at worst:
 // chunk objects that no record names (a PutContent or session that died

@@ -84,6 +84,11 @@ func (b *backend) removeFile(p string) (*fileRec, error) {
 		if err == errLost {
 			continue
 		}
+		if goneAfter(err) {
+			// Removed, by this call or by another; if by a Move, the
+			// chunks are its destination's: leave them to Sweep.
+			return &fileRec{}, nil
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -98,12 +103,13 @@ func (b *backend) removeFile(p string) (*fileRec, error) {
 
 // dropFile removes the chunks of a record that was replaced or removed,
 // unless a Move had claimed it: then they belong to the Move's
-// destination.
-func (b *backend) dropFile(rec *fileRec, keep []run) error {
+// destination. The call that replaced or removed it has taken effect:
+// chunks left by a failure here are named by no record, and Sweep's.
+func (b *backend) dropFile(rec *fileRec, keep []run) {
 	if rec == nil || rec.Move != nil || len(rec.Runs) == 0 || sameRuns(rec.Runs, keep) {
-		return nil
+		return
 	}
-	return b.deleteChunks(chunks(rec.Runs))
+	b.deleteChunks(chunks(rec.Runs))
 }
 
 func sameRuns(a, b []run) bool {
@@ -197,14 +203,17 @@ func (b *backend) PutContent(ctx context.Context, p string, content []byte) erro
 	}
 	old, err := b.replaceFile(ctx, p, encode(rec))
 	if err != nil {
-		b.deleteChunks(chunks(rec.Runs))
+		if !isUncertain(err) { // else the record may be live and name them: Sweep's
+			b.deleteChunks(chunks(rec.Runs))
+		}
 		return err
 	}
 	dir, _ := split(p)
 	if err := b.link(treeFiles, dir); err != nil {
 		return err
 	}
-	return b.dropFile(old, nil)
+	b.dropFile(old, nil)
+	return nil
 }
 
 func fileInfo(p string, rec *fileRec) driver.FileInfo {

@@ -34,7 +34,9 @@ const claimLease = 10 * time.Minute
 // finds itself slower than half the lease between its claim and its
 // publish withdraws instead (ErrConflict), so a live Move is never
 // settled under it, given clocks within claimLease/2 of each other.
-// Until then, a Move of a source whose mover died reports ErrNotFound.
+// Until then, a Move of a source whose mover died reports ErrNotFound,
+// unless that mover had published the destination: then it settles the
+// claim at once (removing the source) and reports ErrNotFound too.
 func (b *backend) Move(ctx context.Context, src, dst string) error {
 	sdir, sname := split(src)
 	soid, skey := dirObj(treeFiles, sdir), keyFile+sname
@@ -58,9 +60,20 @@ func (b *backend) Move(ctx context.Context, src, dst string) error {
 		}
 		if rec.Move != nil {
 			if time.Since(time.Unix(0, rec.Move.At)) < claimLease {
-				return driver.Errorf(driver.ErrNotFound, "%s is being moved to %s by another Move", src, rec.Move.Dst)
+				// A claimant whose destination names the source's chunks
+				// has published it: only removing the source is left
+				// (its call may have failed there), which settling does
+				// now, the claimant's own removal then finding it done.
+				done, err := b.claimDone(rec)
+				if err != nil {
+					return err
+				}
+				if !done {
+					return driver.Errorf(driver.ErrNotFound, "%s is being moved to %s by another Move", src, rec.Move.Dst)
+				}
 			}
-			// The claimant died: settle its claim as Sweep would, look again.
+			// Published, or the claimant died: settle its claim as Sweep
+			// would, look again.
 			if err := b.settleClaim(sdir, skey, raw); err != nil {
 				return err
 			}
@@ -92,6 +105,15 @@ func (b *backend) Move(ctx context.Context, src, dst string) error {
 		return driver.Errorf(driver.ErrConflict, "moving %s: too slow to publish before its claim could be taken over", src)
 	}
 	old, err := b.replaceFile(context.Background(), dst, encode(&moved))
+	if isUncertain(err) {
+		// The destination may name the source's chunks now: undoing the
+		// claim could leave one file at both paths, and a Delete of the
+		// source would then delete the destination's chunks. Settle the
+		// claim by what the destination holds, as Sweep would; failing
+		// that, Sweep or the claim's lease will.
+		b.settleClaim(sdir, skey, craw)
+		return err
+	}
 	if err != nil {
 		if b.casEntry(soid, skey, craw, raw) != nil {
 			// Someone replaced or removed the claimed source meanwhile;
@@ -103,11 +125,12 @@ func (b *backend) Move(ctx context.Context, src, dst string) error {
 	if err := b.link(treeFiles, ddir); err != nil {
 		return err
 	}
-	if err := b.casEntry(soid, skey, craw, nil); err != nil && err != errLost {
+	if err := b.casEntry(soid, skey, craw, nil); err != nil && err != errLost && !goneAfter(err) {
 		return err
 	}
 	if err := b.prune(treeFiles, sdir); err != nil {
 		return err
 	}
-	return b.dropFile(old, moved.Runs)
+	b.dropFile(old, moved.Runs)
+	return nil
 }

@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -26,9 +27,9 @@ import (
 // holds the key.
 //
 // Instances with the same connection settings (ConfigFile, Cluster, User,
-// Keyring, Key, MonHost, timeouts) in one process share one librados
-// connection, which lives as long as the process: a registry opens its
-// driver once, and a test opens hundreds of instances.
+// Keyring, Key, MonHost, timeouts, Options) in one process share one
+// librados connection, which lives as long as the process: a registry
+// opens its driver once, and a test opens hundreds of instances.
 func New(ctx context.Context, cfg Config) (*driver.Store, error) {
 	cfg.setDefaults()
 	if err := cfg.Validate(); err != nil {
@@ -105,6 +106,7 @@ func sharedIO(conn *rados.Conn, cfg Config) (*ioContexts, error) {
 type connKey struct {
 	conf, cluster, user, keyring, key, mon string
 	connect, op                            time.Duration
+	options                                string // canonical Options, "name=value\n" each
 }
 
 var conns struct {
@@ -115,7 +117,15 @@ var conns struct {
 // connect returns the process's connection for cfg's settings, making it
 // if needed.
 func connect(ctx context.Context, cfg Config) (*rados.Conn, error) {
-	k := connKey{cfg.ConfigFile, cfg.Cluster, cfg.User, cfg.Keyring, cfg.Key.Reveal(), cfg.MonHost, cfg.ConnectTimeout, cfg.OpTimeout}
+	opts, err := cfg.options()
+	if err != nil {
+		return nil, err
+	}
+	var o strings.Builder
+	for _, kv := range opts {
+		o.WriteString(kv[0] + "=" + kv[1] + "\n")
+	}
+	k := connKey{cfg.ConfigFile, cfg.Cluster, cfg.User, cfg.Keyring, cfg.Key.Reveal(), cfg.MonHost, cfg.ConnectTimeout, cfg.OpTimeout, o.String()}
 	conns.Lock()
 	defer conns.Unlock()
 	if c := conns.m[k]; c != nil {
@@ -166,6 +176,16 @@ func dial(ctx context.Context, cfg Config) (*rados.Conn, error) {
 	for _, o := range opts {
 		if err := conn.SetConfigOption(o[0], o[1]); err != nil {
 			return fail(configError("setting %s: %w", o[0], err))
+		}
+	}
+	extra, err := cfg.options()
+	if err != nil {
+		return fail(err)
+	}
+	for _, o := range extra {
+		if err := conn.SetConfigOption(o[0], o[1]); err != nil {
+			// The error names no value: librados reports only a code.
+			return fail(configError("setting Options[%q]: %w (an unknown option, or a value it does not take)", o[0], err))
 		}
 	}
 	if cfg.Key != "" {

@@ -160,22 +160,16 @@ func (b *backend) sweepEntries(ctx context.Context, dirs []string, cutoff int64)
 // goes too.
 func (b *backend) settleClaim(dir, key string, raw []byte) error {
 	rec, err := decodeFile(raw)
-	if err != nil {
+	if err != nil || rec.Move == nil {
 		return nil
 	}
-	dst, _, err := b.file(rec.Move.Dst)
+	done, err := b.claimDone(rec)
 	if err != nil {
 		return err
 	}
-	done := dst != nil && (sameRuns(dst.Runs, rec.Runs) || (rec.Runs == nil && dst.Size == rec.Size && string(dst.Inline) == string(rec.Inline)))
-	if !done && len(rec.Runs) > 0 {
-		if _, err := b.io.Stat(chunks(rec.Runs)[0]); isNotFound(err) {
-			done = true
-		}
-	}
 	oid := dirObj(treeFiles, dir)
 	if done {
-		if err := b.casEntry(oid, key, raw, nil); err != nil && err != errLost {
+		if err := b.casEntry(oid, key, raw, nil); err != nil && err != errLost && !goneAfter(err) {
 			return err
 		}
 		return b.prune(treeFiles, dir)
@@ -186,6 +180,25 @@ func (b *backend) settleClaim(dir, key string, raw []byte) error {
 		return err
 	}
 	return nil
+}
+
+// claimDone reports whether the Move that claimed rec published it: its
+// destination names the same chunks (or holds the same inline content),
+// or the chunks are gone (published, then replaced).
+func (b *backend) claimDone(rec *fileRec) (bool, error) {
+	dst, _, err := b.file(rec.Move.Dst)
+	if err != nil {
+		return false, err
+	}
+	if dst != nil && (sameRuns(dst.Runs, rec.Runs) || (rec.Runs == nil && dst.Size == rec.Size && string(dst.Inline) == string(rec.Inline))) {
+		return true, nil
+	}
+	if len(rec.Runs) > 0 {
+		if _, err := b.io.Stat(chunks(rec.Runs)[0]); isNotFound(err) {
+			return true, nil
+		}
+	}
+	return false, nil
 }
 
 // repairDir links a directory that holds entries, or prunes one that

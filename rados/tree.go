@@ -71,7 +71,7 @@ func (b *backend) prune(tree byte, dir string) error {
 		return err
 	}
 	defer b.giveBack(io)
-	unlinked := false
+	unlinked, failed := false, 0
 	for range maxRetries {
 		oid := dirObj(tree, dir)
 		empty, exists, ver, err := emptyAt(io, oid)
@@ -101,7 +101,12 @@ func (b *backend) prune(tree byte, dir string) error {
 				continue // changed since read: look again
 			}
 			if err != nil {
-				return err
+				// Perhaps removed with its reply lost: reading again
+				// tells, as it tells a change.
+				if failed++; failed == casTries {
+					return err
+				}
+				continue
 			}
 		}
 		if dir == "/" {

@@ -55,13 +55,16 @@ func (b *backend) removeUpload(dir, name string, expect []byte) (bool, error) {
 		if err == errLost {
 			continue
 		}
+		if goneAfter(err) {
+			// Removed, by this call or by another (a Commit, whose file
+			// then names the chunks): leave them to Sweep.
+			return true, b.prune(treeUploads, dir)
+		}
 		if err != nil {
 			return false, err
 		}
 		if rec, err := decodeUpload(raw); err == nil && !rec.Sealed {
-			if err := b.deleteChunks(chunks(rec.Runs)); err != nil {
-				return true, err
-			}
+			b.deleteChunks(chunks(rec.Runs)) // named by no record now: what fails is Sweep's
 		}
 		return true, b.prune(treeUploads, dir)
 	}

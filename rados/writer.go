@@ -4,6 +4,7 @@ package rados
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"time"
 
@@ -33,6 +34,11 @@ type writer struct {
 	replaced []string // chunk objects the next publish stops naming
 	err      error
 	sealed   []byte // the sealed value, once Commit sealed the entry
+
+	// The entry's value and runs before Commit sealed it, to put back if
+	// the Commit fails before its file record could be published.
+	presealRaw  []byte
+	presealRuns []run
 }
 
 var _ driver.FileWriter = (*writer)(nil)
@@ -54,15 +60,17 @@ func (w *writer) start(rec *uploadRec) error {
 		return driver.Errorf(driver.ErrConflict, "the upload at %s changed while it was opened", w.p)
 	}
 	w.cur = w.cur[:n]
-	got, err := w.b.io.Read(oid, w.cur, 0)
+	var got int
+	err := faulty(oid, false, func() (err error) { got, err = w.b.io.Read(oid, w.cur, 0); return err })
 	if err == nil && int64(got) != n {
 		err = errShortChunk(oid, got, n)
 	}
-	if err != nil {
+	var short *shortChunkError
+	if isNotFound(err) || errors.As(err, &short) {
 		// Superseded and deleted by a newer session: this one is fenced.
 		return driver.Errorf(driver.ErrConflict, "the upload at %s was taken over while it was opened: %v", w.p, err)
 	}
-	return nil
+	return err // a transport error (a timeout) is no conflict
 }
 
 func (w *writer) Size() int64 { return w.size }
@@ -149,11 +157,17 @@ func (w *writer) publish(sealed bool) ([]byte, error) {
 		return nil, err
 	}
 	w.raw, w.pubRuns = val, slices.Clone(w.runs)
-	if err := w.b.deleteChunks(w.replaced); err != nil {
-		return val, err
+	if !sealed { // else Commit deletes them once it published the file
+		w.dropReplaced()
 	}
-	w.replaced = nil
 	return val, nil
+}
+
+// dropReplaced deletes the chunks that the published state names no
+// more: what a failure leaves is Sweep's, and the publish stands.
+func (w *writer) dropReplaced() {
+	w.b.deleteChunks(w.replaced)
+	w.replaced = nil
 }
 
 func (w *writer) id() string {
@@ -202,11 +216,12 @@ func (w *writer) Commit(ctx context.Context) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
+		raw, runs := w.raw, w.pubRuns
 		val, err := w.publish(true)
 		if err != nil {
 			return err
 		}
-		w.sealed = val
+		w.sealed, w.presealRaw, w.presealRuns = val, raw, runs
 	}
 	rec := &fileRec{Size: w.size, MTime: time.Now().UnixNano(), Nonce: newID()}
 	if w.size > 0 {
@@ -214,8 +229,12 @@ func (w *writer) Commit(ctx context.Context) error {
 	}
 	old, err := w.b.replaceFile(context.Background(), w.p, encode(rec))
 	if err != nil {
+		if !isUncertain(err) {
+			w.unseal()
+		}
 		return err
 	}
+	w.dropReplaced()
 	w.cw.release()
 	dir, name := split(w.p)
 	if err := w.b.link(treeFiles, dir); err != nil {
@@ -224,7 +243,27 @@ func (w *writer) Commit(ctx context.Context) error {
 	if _, err := w.b.removeUpload(dir, name, w.sealed); err != nil && err != errLost {
 		return err
 	}
-	return w.b.dropFile(old, rec.Runs)
+	w.b.dropFile(old, rec.Runs)
+	return nil
+}
+
+// unseal puts the upload back as it was before Commit sealed it (its
+// size and runs as the last Close or Writer left them, the chunks the seal
+// stopped naming not yet deleted), after a Commit that failed before its
+// file record could have been published: the upload resumes at the size it
+// had, or this writer commits again, instead of it being lost. If this
+// fails too, the upload stays sealed until Sweep removes it.
+func (w *writer) unseal() {
+	rec, err := decodeUpload(w.presealRaw)
+	if err != nil {
+		return
+	}
+	rec.Nonce, rec.MTime = newID(), time.Now().UnixNano()
+	val := encode(rec)
+	if err := w.b.casEntry(w.oid, w.key, w.sealed, val); err != nil {
+		return
+	}
+	w.raw, w.pubRuns, w.sealed = val, w.presealRuns, nil
 }
 
 func (w *writer) Cancel(ctx context.Context) error {
