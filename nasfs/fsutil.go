@@ -78,6 +78,24 @@ func (b *backend) mkdirAll(dir string) error {
 	return err
 }
 
+// syncDirs makes the entries of several directories durable at once: the
+// fsyncs run together, so that a journaling file system commits them in
+// one go rather than one after the other. A directory that is gone (a
+// concurrent prune) has nothing left to make durable.
+func (b *backend) syncDirs(dirs ...string) error {
+	errs := make(chan error, len(dirs))
+	for _, dir := range dirs[1:] {
+		go func() { errs <- b.syncDir(dir) }()
+	}
+	first := b.syncDir(dirs[0])
+	for range dirs[1:] {
+		if err := <-errs; first == nil && !errors.Is(err, fs.ErrNotExist) {
+			first = err
+		}
+	}
+	return first
+}
+
 // syncDir makes a directory's entries durable (after a rename or link).
 func (b *backend) syncDir(dir string) error {
 	if dir == "" {
@@ -120,8 +138,8 @@ func (b *backend) createTemp() (*os.File, string, error) {
 // as an NFS client does when it retransmits a call whose reply was lost,
 // is then recognised by dst being tmp's inode. Move's source is not
 // private (own nil): another instance may have moved it, and the loser of
-// that race gets ErrNotFound.
-func (b *backend) renameInto(tmp, dst string, own fs.FileInfo) error {
+// that race gets ErrNotFound. Directories in also are synced with dst's.
+func (b *backend) renameInto(tmp, dst string, own fs.FileInfo, also ...string) error {
 	parent := path.Dir(dst)
 	err := b.root.Rename(tmp, dst)
 	for i := 0; errors.Is(err, fs.ErrNotExist) && i < retries; i++ {
@@ -145,7 +163,7 @@ func (b *backend) renameInto(tmp, dst string, own fs.FileInfo) error {
 		}
 		return err
 	}
-	return b.syncDir(parent)
+	return b.syncDirs(append([]string{parent}, also...)...)
 }
 
 // pruneEmpty removes dir and its parents while they are empty, stopping at

@@ -248,11 +248,8 @@ func (b *backend) Move(_ context.Context, src, dst string) error {
 	if !fi.Mode().IsRegular() {
 		return driver.Errorf(driver.ErrNotFound, "not a file")
 	}
-	if err := b.renameInto(rel(src), rel(dst), nil); err != nil {
-		return err
-	}
 	srcDir := path.Dir(rel(src))
-	if err := b.syncDir(srcDir); err != nil && !errors.Is(err, fs.ErrNotExist) {
+	if err := b.renameInto(rel(src), rel(dst), nil, srcDir); err != nil {
 		return err
 	}
 	b.pruneEmpty(srcDir, ".")

@@ -241,18 +241,33 @@ func parseRecord(raw []byte) *record {
 // publish writes rec as the record after h, fsynced if durable. It returns
 // errLost if another process published after h or sealed the slot first,
 // and errGone if the slot was deleted. On success it returns the new head.
-func (s *slot) publish(h head, rec *record, durable bool) (head, error) {
+//
+// before, if not nil, runs while the record is written and synced, and
+// must succeed before it is linked: Close makes its segment durable there,
+// so that the two fsyncs wait for the disk together, not one after the
+// other.
+func (s *slot) publish(h head, rec *record, durable bool, before func() error) (head, error) {
+	done := make(chan error, 1)
+	if before == nil {
+		done <- nil
+	} else {
+		go func() { done <- before() }()
+	}
 	rec.Nonce = randomID()
 	data, err := json.Marshal(rec)
 	if err != nil {
+		<-done
 		return head{}, err
 	}
 	tmp := "t." + randomID()
 	f, err := s.dir.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
-	if errors.Is(err, fs.ErrNotExist) {
-		return head{}, errGone
-	}
 	if err != nil {
+		if berr := <-done; berr != nil {
+			return head{}, berr
+		}
+		if errors.Is(err, fs.ErrNotExist) {
+			return head{}, errGone
+		}
 		return head{}, err
 	}
 	_, err = f.Write(data)
@@ -261,6 +276,10 @@ func (s *slot) publish(h head, rec *record, durable bool) (head, error) {
 	}
 	if cerr := f.Close(); err == nil {
 		err = cerr
+	}
+	if berr := <-done; berr != nil {
+		s.dir.Remove(tmp)
+		return head{}, berr
 	}
 	next := versionName(h.n + 1)
 	if err == nil {

@@ -63,7 +63,7 @@ func (b *backend) Writer(_ context.Context, p string, append bool) (driver.FileW
 				}
 			}
 		}
-		h, err = s.publish(h, next, false)
+		h, err = s.publish(h, next, false, nil)
 		if errors.Is(err, errLost) || errors.Is(err, errGone) {
 			s.close()
 			continue // look again: a newer head, or a deleted slot
@@ -212,14 +212,18 @@ func (w *writer) segments() []segment {
 // it (CONTRACT 3).
 func (w *writer) Close() error {
 	defer w.slot.close()
-	if err := w.flush(); err != nil {
-		return err
-	}
 	if w.written == 0 {
-		return nil // nothing new to make durable
+		return w.flush() // nothing new to make durable
 	}
 	next := &record{Upload: w.head.rec.Upload, Writer: w.id, Segments: w.segments(), Closed: true}
-	h, err := w.slot.publish(w.head, next, true)
+	var ferr error
+	h, err := w.slot.publish(w.head, next, true, func() error {
+		ferr = w.flush() // the segment's fsync, beside the record's
+		return ferr
+	})
+	if ferr != nil {
+		return ferr
+	}
 	if err != nil {
 		return conflict(err)
 	}

@@ -135,7 +135,8 @@ func TestConcatJoinsRounds(t *testing.T) {
 		for range 4 {
 			r.Observe("push", began, time.Duration(i+1)*time.Millisecond, 100, 0, nil)
 		}
-		res := &Result{RunID: fmt.Sprintf("x-driver-%d", i+1), Hosts: []string{"h"}, Mode: "driver", Driver: "nasfs"}
+		res := &Result{RunID: fmt.Sprintf("x-driver-%d", i+1), Hosts: []string{"h"}, Mode: "driver", Driver: "nasfs",
+			Replicas: []ReplicaResult{{Host: "h", PID: 10 * i, PeakRSS: int64(i)}, {Host: "h", PID: 10*i + 1, PeakRSS: int64(9 - i)}}}
 		r.Result(res, began.Add(2*time.Second))
 		rounds = append(rounds, res)
 	}
@@ -145,6 +146,8 @@ func TestConcatJoinsRounds(t *testing.T) {
 	assert.EqualValues(t, 12, j.Ops["push"].Count)
 	assert.EqualValues(t, 1200, j.Ops["push"].Bytes)
 	assert.Equal(t, []string{"h"}, j.Hosts)
+	require.Len(t, j.Replicas, 2, "one entry per replica, not per round")
+	assert.EqualValues(t, []int64{2, 9}, []int64{j.Replicas[0].PeakRSS, j.Replicas[1].PeakRSS}, "each replica's largest peak")
 	var ts []int
 	for _, s := range j.Timeline {
 		ts = append(ts, s.T)

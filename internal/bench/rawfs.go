@@ -5,25 +5,32 @@ import (
 	"errors"
 	"io"
 	"io/fs"
+	"math/rand/v2"
 	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"syscall"
 
 	"github.com/berthio/berth/driver"
 )
 
 // RawFS is the raw mode of nasfs: the same bytes to the same directory,
-// through plain os calls, the way a minimal filesystem driver writes them.
-// Uploads are written in place at their path and appended to on resume;
-// Close and Commit fsync; PutContent writes in place and fsyncs; Move is a
-// rename. Nothing is atomic, nothing fences, and a crash leaves torn files:
-// it is the yardstick the bench measures nasfs's overhead against, never a
-// driver to store layers with.
+// through plain os calls, doing the least that the contract's atomicity
+// and durability cost on a file system and nothing more. PutContent writes
+// a temporary file, fsyncs it, renames it into place and fsyncs the
+// directory; Move renames and fsyncs the directory; uploads are written in
+// place at their path and appended to on resume, and Close and Commit
+// fsync. Nothing fences, no state is kept for other processes, and an
+// upload a crash cut is torn: it is the yardstick the bench measures
+// nasfs's multi-replica protocol against, never a driver to store layers
+// with. (distribution's filesystem driver, through a
+// distribution://filesystem URL, is the naive writer that skips even the
+// renames and directory fsyncs.)
 var RawFS = driver.Factory{
 	Name:    "rawfs",
-	Summary: "bench yardstick: plain files written in place, no guarantees",
+	Summary: "bench yardstick: plain files, atomic and durable replaces, no fencing, no upload state",
 	OpenURL: func(_ context.Context, u *url.URL) (*driver.Store, error) {
 		if u.Path == "" {
 			return nil, driver.ConfigError("rawfs", "rawfs:///dir needs a directory")
@@ -63,12 +70,34 @@ func (r *rawFS) GetContent(_ context.Context, p string) ([]byte, error) {
 }
 
 func (r *rawFS) PutContent(_ context.Context, p string, content []byte) error {
-	f, err := r.create(p, os.O_WRONLY|os.O_CREATE|os.O_TRUNC)
+	// Temporary files live outside the tree, where listings do not see them.
+	tmp := "/.rawfs-tmp/" + strconv.FormatUint(rand.Uint64(), 36)
+	f, err := r.create(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL)
 	if err != nil {
 		return err
 	}
 	_, err = f.Write(content)
-	return syncClose(f, err)
+	if err = syncClose(f, err); err == nil {
+		if err = os.Rename(r.full(tmp), r.full(p)); errors.Is(err, fs.ErrNotExist) {
+			if err = os.MkdirAll(filepath.Dir(r.full(p)), 0o755); err == nil {
+				err = os.Rename(r.full(tmp), r.full(p))
+			}
+		}
+	}
+	if err != nil {
+		os.Remove(r.full(tmp))
+		return err
+	}
+	return syncDir(filepath.Dir(r.full(p)))
+}
+
+// syncDir makes a rename into dir durable.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	return syncClose(d, nil)
 }
 
 func (r *rawFS) create(p string, flag int) (*os.File, error) {
@@ -178,7 +207,10 @@ func (r *rawFS) Move(_ context.Context, src, dst string) error {
 	if err := os.MkdirAll(filepath.Dir(to), 0o755); err != nil {
 		return err
 	}
-	return os.Rename(r.full(src), to)
+	if err := os.Rename(r.full(src), to); err != nil {
+		return err
+	}
+	return syncDir(filepath.Dir(to))
 }
 
 func (r *rawFS) Delete(_ context.Context, p string) error {

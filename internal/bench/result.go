@@ -369,5 +369,15 @@ func Concat(rs ...*Result) (*Result, error) {
 	}
 	slices.Sort(out.Hosts)
 	out.Hosts = slices.Compact(out.Hosts)
+	// Each round started its own replica processes: the i-th of every
+	// round stands for one replica, reported with the largest peak.
+	out.Replicas = slices.Clone(rs[0].Replicas)
+	for _, r := range rs[1:] {
+		for i, rep := range r.Replicas {
+			if i < len(out.Replicas) && rep.PeakRSS > out.Replicas[i].PeakRSS {
+				out.Replicas[i] = rep
+			}
+		}
+	}
 	return out, nil
 }
