@@ -71,7 +71,12 @@ func New(cfg Config) (*driver.Store, error) {
 		return nil, &driver.Error{Driver: Name, Op: "Open", Path: cfg.Root, Kind: classify(err), Err: err}
 	}
 	b := &backend{cfg: cfg, root: root}
+	if b.rootDir, err = root.Open("."); err != nil {
+		root.Close()
+		return nil, &driver.Error{Driver: Name, Op: "Open", Path: cfg.Root, Kind: classify(err), Err: err}
+	}
 	if err := b.probe(); err != nil {
+		b.rootDir.Close()
 		root.Close()
 		return nil, &driver.Error{Driver: Name, Op: "Open", Path: cfg.Root, Kind: classify(err),
 			Err: errors.New("root is not writable: " + err.Error())}

@@ -112,3 +112,32 @@ func (b *backend) dropTrash(h *dirHandle) {
 	}
 	b.mu.Unlock()
 }
+
+// errEscapes reads as os.Root's error for a path that leaves the root,
+// which classify maps to ErrPermission.
+var errEscapes = errors.New("path escapes from parent")
+
+// open opens name, beneath the root, for reading: in one system call where
+// the platform resolves a path beneath a directory (openBeneath), else
+// through os.Root, which opens every directory on the way.
+func (b *backend) open(name string) (*os.File, error) {
+	f, err := b.openBeneath(name, false)
+	if errors.Is(err, errors.ErrUnsupported) {
+		return b.root.Open(name)
+	}
+	return f, err
+}
+
+// stat is os.Root's Stat (symlinks followed beneath the root), resolved
+// as open does.
+func (b *backend) stat(name string) (fs.FileInfo, error) {
+	f, err := b.openBeneath(name, true)
+	if errors.Is(err, errors.ErrUnsupported) {
+		return b.root.Stat(name)
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return f.Stat()
+}

@@ -2,7 +2,11 @@
 
 package nasfs
 
-import "path"
+import (
+	"errors"
+	"os"
+	"path"
+)
 
 // renameAt renames from/name to to/newName. Without renameat(2) in the
 // standard library here, it resolves both paths from the root again, which
@@ -10,3 +14,7 @@ import "path"
 func (b *backend) renameAt(from *dirHandle, name string, to *dirHandle, newName string) error {
 	return b.root.Rename(path.Join(from.rel, name), path.Join(to.rel, newName))
 }
+
+// openBeneath is openat2 on Linux; elsewhere the caller goes through
+// os.Root.
+func (b *backend) openBeneath(string, bool) (*os.File, error) { return nil, errors.ErrUnsupported }

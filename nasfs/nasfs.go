@@ -17,6 +17,9 @@ import (
 type backend struct {
 	cfg  Config
 	root *os.Root // every access goes through it: nothing escapes Root
+	// rootDir is the root directory held open, for reads that resolve a
+	// whole path beneath it in one system call (openBeneath).
+	rootDir *os.File
 
 	mu     sync.Mutex
 	trashH *dirHandle // .berth/trash, held open; nil until needed
@@ -54,7 +57,7 @@ func fileInfo(p string, fi fs.FileInfo) driver.FileInfo {
 
 // openFile opens a regular file at a user path; a directory is not found.
 func (b *backend) openFile(p string) (*os.File, fs.FileInfo, error) {
-	f, err := b.root.Open(rel(p))
+	f, err := b.open(rel(p))
 	if err != nil {
 		return nil, nil, err
 	}
@@ -137,7 +140,7 @@ func (b *backend) Stat(_ context.Context, p string) (driver.FileInfo, error) {
 	if p == "/" {
 		name = "."
 	}
-	fi, err := b.root.Stat(name)
+	fi, err := b.stat(name)
 	if err != nil {
 		return nil, err
 	}
@@ -165,6 +168,8 @@ func (b *backend) readDir(p string) ([]fs.DirEntry, error) {
 	if p == "/" {
 		name = "."
 	}
+	// Through os.Root: its directories' entries stat relative to the open
+	// directory, where a file made from a bare descriptor would stat by name.
 	d, err := b.root.Open(name)
 	if err != nil {
 		return nil, err
@@ -190,7 +195,7 @@ func (b *backend) readDir(p string) ([]fs.DirEntry, error) {
 
 func (b *backend) Walk(ctx context.Context, p string, fn driver.WalkFn, opts driver.WalkOptions) error {
 	if p != "/" {
-		fi, err := b.root.Stat(rel(p))
+		fi, err := b.stat(rel(p))
 		if err != nil {
 			return err
 		}
