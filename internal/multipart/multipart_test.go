@@ -51,6 +51,28 @@ func TestF7ResumeOnAnotherInstance(t *testing.T) {
 	assert.Empty(t, f.uploads, "multipart uploads left")
 }
 
+// A resume that finds the tail its record names gone lost a race with a
+// session that took the upload over right after it opened (CONTRACT 5):
+// ErrConflict, not "no upload in progress" (seen in the conformance race
+// C5_Fencing/ConcurrentResumeAndClose on oss).
+func TestResumeWhoseTailVanishedIsConflict(t *testing.T) {
+	ctx := context.Background()
+	f := newFake()
+	w, err := instance(f).Writer(ctx, "/up", false)
+	require.NoError(t, err)
+	write(t, w, "0123456789abc") // one part of 8, a tail of 5
+	require.NoError(t, w.Close())
+	f.mu.Lock()
+	for k := range f.objects {
+		if strings.Contains(k, "/tail.") {
+			delete(f.objects, k)
+		}
+	}
+	f.mu.Unlock()
+	_, err = instance(f).Writer(ctx, "/up", true)
+	assert.ErrorIs(t, err, driver.ErrConflict)
+}
+
 // TestFencingStaleWriter covers CONTRACT 5 (fencing): a writer that
 // another session took over gets ErrConflict at its next part, Close and
 // Commit, and the committed bytes are the new owner's alone.

@@ -87,6 +87,7 @@ func (u *Bucket) Writer(ctx context.Context, p string, append bool) (driver.File
 		w.start(nh.Rec.PartSize)
 		if t := nh.Rec.Tail; t != nil {
 			if err := w.readTail(ctx, t); err != nil {
+				w.release()
 				return nil, err
 			}
 		}
@@ -168,6 +169,12 @@ func (w *writer) partSize() int64 { return w.head.Rec.PartSize }
 
 func (w *writer) readTail(ctx context.Context, t *Tail) error {
 	r, _, err := w.u.Store.Get(ctx, t.Key)
+	if w.u.Store.IsNotFound(err) {
+		// A tail is removed only once a newer record no longer names it:
+		// another session took the upload over (or ended it) between our
+		// publish and this read.
+		return driver.Errorf(driver.ErrConflict, "the upload was taken over while it was opened (its tail is gone): %v", err)
+	}
 	if err != nil {
 		return fmt.Errorf("read back the upload's tail: %w", err)
 	}
