@@ -230,49 +230,37 @@ func (n *node) Create(ctx context.Context, name string, flags, mode uint32, out 
 	return ch, fh, fuse.FOPEN_DIRECT_IO, 0
 }
 
-func (n *node) Mkdir(ctx context.Context, name string, mode uint32, out *fuse.EntryOut) (ch *fs.Inode, e syscall.Errno) {
-	e = n.fsys.apply(ctx, OpMkdir, false, n.name(name), func() syscall.Errno {
-		return n.at(func(dfd int) syscall.Errno {
-			if err := unix.Mkdirat(dfd, name, mode); err != nil {
-				return errno(err)
-			}
-			ch, e = n.childAt(ctx, dfd, name, out)
-			return e
-		})
+func (n *node) Mkdir(ctx context.Context, name string, mode uint32, out *fuse.EntryOut) (*fs.Inode, syscall.Errno) {
+	return n.makeEntry(ctx, OpMkdir, name, out, func(dfd int) syscall.Errno {
+		return errno(unix.Mkdirat(dfd, name, mode))
 	})
-	if e != 0 {
-		return nil, e
-	}
-	return ch, 0
 }
 
-func (n *node) Link(ctx context.Context, target fs.InodeEmbedder, name string, out *fuse.EntryOut) (ch *fs.Inode, e syscall.Errno) {
+func (n *node) Link(ctx context.Context, target fs.InodeEmbedder, name string, out *fuse.EntryOut) (*fs.Inode, syscall.Errno) {
 	t, ok := target.(*node)
 	if !ok {
 		return nil, syscall.EXDEV
 	}
-	e = n.fsys.apply(ctx, OpLink, false, n.name(name), func() syscall.Errno {
+	return n.makeEntry(ctx, OpLink, name, out, func(dfd int) syscall.Errno {
 		return t.at(func(tfd int) syscall.Errno {
-			return n.at(func(dfd int) syscall.Errno {
-				if err := unix.Linkat(tfd, "", dfd, name, unix.AT_EMPTY_PATH); err != nil {
-					return errno(err)
-				}
-				ch, e = n.childAt(ctx, dfd, name, out)
-				return e
-			})
+			return errno(unix.Linkat(tfd, "", dfd, name, unix.AT_EMPTY_PATH))
 		})
 	})
-	if e != 0 {
-		return nil, e
-	}
-	return ch, 0
 }
 
-func (n *node) Symlink(ctx context.Context, target, name string, out *fuse.EntryOut) (ch *fs.Inode, e syscall.Errno) {
-	e = n.fsys.apply(ctx, OpSymlink, false, n.name(name), func() syscall.Errno {
+func (n *node) Symlink(ctx context.Context, target, name string, out *fuse.EntryOut) (*fs.Inode, syscall.Errno) {
+	return n.makeEntry(ctx, OpSymlink, name, out, func(dfd int) syscall.Errno {
+		return errno(unix.Symlinkat(target, dfd, name))
+	})
+}
+
+// makeEntry runs op's fault plan around mk, which makes the entry name in
+// this directory (given its descriptor), then looks the new entry up.
+func (n *node) makeEntry(ctx context.Context, op Op, name string, out *fuse.EntryOut, mk func(dfd int) syscall.Errno) (ch *fs.Inode, e syscall.Errno) {
+	e = n.fsys.apply(ctx, op, false, n.name(name), func() syscall.Errno {
 		return n.at(func(dfd int) syscall.Errno {
-			if err := unix.Symlinkat(target, dfd, name); err != nil {
-				return errno(err)
+			if e := mk(dfd); e != 0 {
+				return e
 			}
 			ch, e = n.childAt(ctx, dfd, name, out)
 			return e
