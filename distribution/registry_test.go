@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"log"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -23,6 +22,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/berthio/berth/internal/testenv"
 	"github.com/distribution/distribution/v3/registry"
 )
 
@@ -111,21 +111,13 @@ http:
 // `exe serve <config>`.
 func startRegistry(t *testing.T, exe, config string) *registryProc {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	f, err := ln.(*net.TCPListener).File()
-	ln.Close() // f holds the listening socket
-	if err != nil {
-		t.Fatal(err)
-	}
+	addr, f := testenv.ListenerFile(t)
 	defer f.Close()
 	cfgPath := filepath.Join(t.TempDir(), "config.yml")
 	if err := os.WriteFile(cfgPath, []byte(config), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	p := &registryProc{addr: ln.Addr().String(), out: &lockedBuffer{}}
+	p := &registryProc{addr: addr, out: &lockedBuffer{}}
 	if exe == "" {
 		self, err := os.Executable()
 		if err != nil {

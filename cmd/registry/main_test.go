@@ -6,7 +6,6 @@ import (
 	"crypto/sha256"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -16,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/berthio/berth/internal/testenv"
 	"github.com/berthio/berth/nasfs"
 )
 
@@ -52,15 +52,7 @@ func (p *proc) output() string { return fmt.Sprintf("exit: %v\n%s", p.err, p.out
 // serve starts the command on config.
 func serve(t *testing.T, config string) *proc {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	f, err := ln.(*net.TCPListener).File()
-	ln.Close() // f holds the listening socket
-	if err != nil {
-		t.Fatal(err)
-	}
+	addr, f := testenv.ListenerFile(t)
 	defer f.Close()
 	path := filepath.Join(t.TempDir(), "config.yml")
 	if err := os.WriteFile(path, []byte(config), 0o600); err != nil {
@@ -70,7 +62,7 @@ func serve(t *testing.T, config string) *proc {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &proc{addr: ln.Addr().String(), done: make(chan struct{})}
+	p := &proc{addr: addr, done: make(chan struct{})}
 	cmd := exec.Command(exe, "-test.run=^$")
 	cmd.Env = append(os.Environ(), envConfig+"="+path, "LISTEN_FDS=1")
 	cmd.ExtraFiles = []*os.File{f}

@@ -17,6 +17,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"path/filepath"
 	"slices"
@@ -227,4 +228,24 @@ func (e env) require(t testing.TB, keys ...string) map[string]string {
 	}
 	t.Skip("testenv: " + msg)
 	return nil
+}
+
+// ListenerFile listens on a free TCP port of 127.0.0.1 and returns the
+// address and the file holding the listening socket, for a child process
+// to serve on it (socket activation: pass it in ExtraFiles with
+// LISTEN_FDS=1). The socket listens at once, so a client may connect
+// before the child serves; the caller closes the file once the child has
+// started.
+func ListenerFile(tb testing.TB) (addr string, f *os.File) {
+	tb.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	f, err = ln.(*net.TCPListener).File()
+	ln.Close() // f holds the listening socket
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return ln.Addr().String(), f
 }
