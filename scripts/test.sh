@@ -21,5 +21,6 @@ if ! command -v chromium >/dev/null; then
     { tail -n 20 /tmp/berth-chromium-apt.log >&2; exit 1; }
 fi
 go test -race -count=1 -timeout 40m ./...
-# Each fuzz target for 10s: a bounded run that fails on a finding.
-bash scripts/fuzz.sh 10s
+# Each fuzz target for 100000 executions (a few seconds each): a bounded
+# run that fails on a finding.
+bash scripts/fuzz.sh 100000x
