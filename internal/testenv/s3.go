@@ -53,10 +53,18 @@ func removeBucket(c *s3.Client, bucket string) error {
 		for _, o := range page.Contents {
 			ids = append(ids, types.ObjectIdentifier{Key: o.Key})
 		}
-		if len(ids) > 0 {
-			if _, err := c.DeleteObjects(ctx, &s3.DeleteObjectsInput{Bucket: &bucket,
-				Delete: &types.Delete{Objects: ids, Quiet: aws.Bool(true)}}); err != nil {
-				return err
+		if len(ids) == 0 {
+			continue
+		}
+		if _, err := c.DeleteObjects(ctx, &s3.DeleteObjectsInput{Bucket: &bucket,
+			Delete: &types.Delete{Objects: ids, Quiet: aws.Bool(true)}}); err != nil {
+			// RGW sometimes breaks the DeleteObjects exchange off (its answer
+			// cut short: "failed to decode response body"), as the s3
+			// driver's Delete also meets: delete key by key instead.
+			for _, id := range ids {
+				if _, err := c.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: &bucket, Key: id.Key}); err != nil {
+					return err
+				}
 			}
 		}
 	}
